@@ -1,0 +1,545 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, initializedcheck=False
+"""Thin Cython layer over the hpc C kernels.
+
+Every method takes and returns C-contiguous ``uint64`` arrays of shape
+``(K, L)`` (K numbers of L little-endian limbs) and releases the GIL while
+the kernel runs, so Python threads give real parallelism.  No policy lives
+here: shapes, bounds, encoding and layout are decided in Python.
+"""
+
+from libc.stdint cimport int64_t, uint64_t
+from libc.string cimport memset
+from cpython.mem cimport PyMem_Malloc, PyMem_Free
+
+import numpy as np
+
+cimport numpy as cnp
+
+cnp.import_array()
+
+cdef extern from "gmp.h":
+    ctypedef unsigned long mp_limb_t
+
+cdef extern from "hpc.h" nogil:
+    int HPC_OK, HPC_ENOMEM, HPC_ENOINV, HPC_ERANDOM, HPC_ERANGE
+    ctypedef struct hpc_mod:
+        int L
+    ctypedef struct hpc_fbtab:
+        int L, w, nwin
+    ctypedef struct hpc_priv:
+        int Ln, Ln2, Lp2, Lq2, has_tables
+    int hpc_mod_init(hpc_mod *m, const mp_limb_t *N, int L)
+    void hpc_mod_free(hpc_mod *m)
+    int hpc_check_range(const hpc_mod *m, const mp_limb_t *a, size_t K, size_t *bad)
+    int hpc_mulmod(const hpc_mod *m, const mp_limb_t *a, const mp_limb_t *b, mp_limb_t *out, size_t K)
+    int hpc_to_mont(const hpc_mod *m, const mp_limb_t *a, mp_limb_t *out, size_t K)
+    int hpc_from_mont(const hpc_mod *m, const mp_limb_t *a, mp_limb_t *out, size_t K)
+    int hpc_prod(const hpc_mod *m, const mp_limb_t *a, size_t T, mp_limb_t *out, size_t K)
+    int hpc_invert(const hpc_mod *m, const mp_limb_t *a, mp_limb_t *out, size_t K)
+    int hpc_pow_u64(const hpc_mod *m, const mp_limb_t *a, const uint64_t *e, mp_limb_t *out, size_t K, uint64_t *mults)
+    int hpc_pow2k(const hpc_mod *m, const mp_limb_t *a, unsigned s, mp_limb_t *out, size_t K, uint64_t *mults)
+    int hpc_powm(const hpc_mod *m, const mp_limb_t *a, const mp_limb_t *e, int Ne, mp_limb_t *out, size_t K)
+    int hpc_multiexp(const hpc_mod *m, const mp_limb_t *bases, const int64_t *idx, size_t K_out,
+                     size_t T, size_t G, const uint64_t *e, int out_mont, mp_limb_t *out, uint64_t *mults)
+    int hpc_fb_init(hpc_fbtab *t, const hpc_mod *m, const mp_limb_t *h, int ebits, int w)
+    void hpc_fb_free(hpc_fbtab *t)
+    int hpc_priv_init(hpc_priv *k, const mp_limb_t *p, int Lp, const mp_limb_t *q, int Lq,
+                      const mp_limb_t *gp, const mp_limb_t *gq, int window)
+    void hpc_priv_free(hpc_priv *k)
+    int hpc_owner_encrypt(const hpc_priv *k, const mp_limb_t *res, mp_limb_t *out, size_t K)
+    int hpc_decrypt(const hpc_priv *k, const mp_limb_t *ct, mp_limb_t *out, size_t K)
+    int hpc_decrypt_horner(const hpc_priv *k, const mp_limb_t *ct, size_t K, size_t group,
+                           unsigned shift, mp_limb_t *out)
+    int hpc_pub_encrypt(const hpc_mod *mn2, const mp_limb_t *n, int Ln, const mp_limb_t *res,
+                        mp_limb_t *out, size_t K)
+    int hpc_pub_encrypt_short(const hpc_mod *mn2, const hpc_fbtab *t, const mp_limb_t *n, int Ln,
+                              int abits, const mp_limb_t *res, mp_limb_t *out, size_t K)
+    int hpc_gm(const mp_limb_t *res, const mp_limb_t *n, int Ln, int L2, mp_limb_t *out, size_t K)
+    int hpc_res_from_i64(const int64_t *v, const mp_limb_t *n, int Ln, mp_limb_t *out, size_t K)
+    int hpc_res_to_i64(const mp_limb_t *res, const mp_limb_t *n, int Ln, int64_t *out, size_t K, size_t *overflow)
+    int hpc_pack_i64(const int64_t *v, size_t P, unsigned w, const mp_limb_t *n, int Ln, mp_limb_t *out, size_t K)
+    int hpc_unpack_i64(const mp_limb_t *res, const mp_limb_t *n, int Ln, size_t P, unsigned w, int64_t *out, size_t K)
+
+
+def limbs_of(x: int, L: int) -> np.ndarray:
+    """The non-negative int ``x`` as ``L`` little-endian 64-bit limbs."""
+    return np.frombuffer(int(x).to_bytes(8 * L, "little"), dtype=np.uint64).copy()
+
+
+def int_of(limbs) -> int:
+    return int.from_bytes(np.ascontiguousarray(limbs, dtype=np.uint64).tobytes(), "little")
+
+
+def nlimbs(x: int) -> int:
+    return max(1, (int(x).bit_length() + 63) // 64)
+
+
+cdef inline void _check(int rc) except *:
+    if rc == HPC_OK:
+        return
+    if rc == HPC_ENOMEM:
+        raise MemoryError("hepaillier_core: out of memory")
+    if rc == HPC_ENOINV:
+        raise ValueError("a ciphertext has no inverse modulo n^2 (it shares a factor with n)")
+    if rc == HPC_ERANDOM:
+        raise OSError("the OS random number generator failed")
+    raise ValueError("value out of range")
+
+
+cdef inline mp_limb_t* _p(const uint64_t[:, ::1] a) noexcept nogil:
+    return <mp_limb_t*>&a[0, 0]
+
+
+cdef class Mod:
+    """Montgomery context for one odd modulus (n^2, p^2 or q^2)."""
+    cdef hpc_mod m
+    cdef readonly int L
+    cdef readonly object modulus
+
+    def __cinit__(self, modulus):
+        modulus = int(modulus)
+        if modulus < 3 or modulus % 2 == 0:
+            raise ValueError("modulus must be odd and > 2")
+        self.modulus = modulus
+        self.L = nlimbs(modulus)
+        cdef const uint64_t[::1] N = limbs_of(modulus, self.L)
+        _check(hpc_mod_init(&self.m, <const mp_limb_t*>&N[0], self.L))
+
+    def __dealloc__(self):
+        if self.m.L:
+            hpc_mod_free(&self.m)
+
+    def __reduce__(self):
+        return (Mod, (self.modulus,))
+
+    cdef object _out(self, size_t K):
+        return np.empty((K, self.L), dtype=np.uint64)
+
+    def _shape_ok(self, a):
+        if a.ndim != 2 or a.shape[1] != self.L or a.dtype != np.uint64 or not a.flags.c_contiguous:
+            raise ValueError(f"expected a C-contiguous uint64 array of shape (K, {self.L})")
+
+    def check_range(self, a) -> int:
+        """Index of the first element not in [1, N), or -1."""
+        self._shape_ok(a)
+        cdef size_t K = a.shape[0], bad = 0
+        if K == 0:
+            return -1
+        cdef const uint64_t[:, ::1] av = a
+        cdef int rc
+        with nogil:
+            rc = hpc_check_range(&self.m, _p(av), K, &bad)
+        return -1 if rc == HPC_OK else <long>bad
+
+    def mulmod(self, a, b):
+        self._shape_ok(a); self._shape_ok(b)
+        cdef size_t K = a.shape[0]
+        out = self._out(K)
+        if K == 0:
+            return out
+        cdef const uint64_t[:, ::1] av = a, bv = b
+        cdef uint64_t[:, ::1] ov = out
+        cdef int rc
+        with nogil:
+            rc = hpc_mulmod(&self.m, _p(av), _p(bv), <mp_limb_t*>&ov[0, 0], K)
+        _check(rc)
+        return out
+
+    def to_mont(self, a):
+        self._shape_ok(a)
+        cdef size_t K = a.shape[0]
+        out = self._out(K)
+        if K == 0:
+            return out
+        cdef const uint64_t[:, ::1] av = a
+        cdef uint64_t[:, ::1] ov = out
+        cdef int rc
+        with nogil:
+            rc = hpc_to_mont(&self.m, _p(av), <mp_limb_t*>&ov[0, 0], K)
+        _check(rc)
+        return out
+
+    def from_mont(self, a):
+        self._shape_ok(a)
+        cdef size_t K = a.shape[0]
+        out = self._out(K)
+        if K == 0:
+            return out
+        cdef const uint64_t[:, ::1] av = a
+        cdef uint64_t[:, ::1] ov = out
+        cdef int rc
+        with nogil:
+            rc = hpc_from_mont(&self.m, _p(av), <mp_limb_t*>&ov[0, 0], K)
+        _check(rc)
+        return out
+
+    def prod(self, a):
+        """a: (K, T, L) -> (K, L), the product over axis 1."""
+        if a.ndim != 3 or a.shape[2] != self.L or a.dtype != np.uint64 or not a.flags.c_contiguous:
+            raise ValueError("expected a C-contiguous uint64 array of shape (K, T, L)")
+        cdef size_t K = a.shape[0], T = a.shape[1]
+        out = self._out(K)
+        if K == 0:
+            return out
+        if T == 0:
+            out[:] = 0
+            out[:, 0] = 1
+            return out
+        cdef const uint64_t[:, :, ::1] av = a
+        cdef uint64_t[:, ::1] ov = out
+        cdef int rc
+        with nogil:
+            rc = hpc_prod(&self.m, <mp_limb_t*>&av[0, 0, 0], T, <mp_limb_t*>&ov[0, 0], K)
+        _check(rc)
+        return out
+
+    def invert(self, a):
+        self._shape_ok(a)
+        cdef size_t K = a.shape[0]
+        out = self._out(K)
+        if K == 0:
+            return out
+        cdef const uint64_t[:, ::1] av = a
+        cdef uint64_t[:, ::1] ov = out
+        cdef int rc
+        with nogil:
+            rc = hpc_invert(&self.m, _p(av), <mp_limb_t*>&ov[0, 0], K)
+        _check(rc)
+        return out
+
+    def pow_u64(self, a, e):
+        """(out, mults): a[k]^e[k] for 0 <= e < 2^64."""
+        self._shape_ok(a)
+        cdef size_t K = a.shape[0]
+        e = np.ascontiguousarray(e, dtype=np.uint64)
+        if e.shape != (K,):
+            raise ValueError("one exponent per element expected")
+        out = self._out(K)
+        if K == 0:
+            return out, 0
+        cdef const uint64_t[:, ::1] av = a
+        cdef const uint64_t[::1] ev = e
+        cdef uint64_t[:, ::1] ov = out
+        cdef uint64_t mults = 0
+        cdef int rc
+        with nogil:
+            rc = hpc_pow_u64(&self.m, _p(av), &ev[0], <mp_limb_t*>&ov[0, 0], K, &mults)
+        _check(rc)
+        return out, mults
+
+    def pow2k(self, a, unsigned s):
+        """(out, mults): a^(2^s)."""
+        self._shape_ok(a)
+        cdef size_t K = a.shape[0]
+        out = self._out(K)
+        if K == 0:
+            return out, 0
+        cdef const uint64_t[:, ::1] av = a
+        cdef uint64_t[:, ::1] ov = out
+        cdef uint64_t mults = 0
+        cdef int rc
+        with nogil:
+            rc = hpc_pow2k(&self.m, _p(av), s, <mp_limb_t*>&ov[0, 0], K, &mults)
+        _check(rc)
+        return out, mults
+
+    def powm(self, a, e):
+        """a[k]^e[k] for big exponents given as a (K, Ne) limb array."""
+        self._shape_ok(a)
+        cdef size_t K = a.shape[0]
+        if e.ndim != 2 or e.shape[0] != K or e.dtype != np.uint64 or not e.flags.c_contiguous:
+            raise ValueError("exponents must be a C-contiguous (K, Ne) uint64 array")
+        out = self._out(K)
+        if K == 0:
+            return out
+        cdef int Ne = e.shape[1]
+        cdef const uint64_t[:, ::1] av = a, evv = e
+        cdef uint64_t[:, ::1] ov = out
+        cdef int rc
+        with nogil:
+            rc = hpc_powm(&self.m, _p(av), _p(evv), Ne, <mp_limb_t*>&ov[0, 0], K)
+        _check(rc)
+        return out
+
+    def multiexp(self, idx, bases_mont, e, bint out_mont=False):
+        """(out, mults): out[o] = prod_t (prod_g bases[idx[o,t,g]])^e[t].
+
+        idx: (K, T, G) int64, -1 = absent; bases_mont: (NB, L) Montgomery form;
+        e: (T,) uint64 shared by every output.
+        """
+        self._shape_ok(bases_mont)
+        if idx.ndim != 3 or idx.dtype != np.int64 or not idx.flags.c_contiguous:
+            raise ValueError("idx must be a C-contiguous int64 array of shape (K, T, G)")
+        cdef size_t K = idx.shape[0], T = idx.shape[1], G = idx.shape[2]
+        e = np.ascontiguousarray(e, dtype=np.uint64)
+        if e.shape != (T,):
+            raise ValueError("one exponent per term expected")
+        cdef long NB = bases_mont.shape[0]
+        if K and T and G and (idx.max() >= NB or idx.min() < -1):
+            raise IndexError("base index out of range")
+        out = self._out(K)
+        if K == 0:
+            return out, 0
+        if T == 0 or G == 0 or NB == 0:
+            idx = np.full((K, 1, 1), -1, dtype=np.int64)
+            e = np.zeros(1, dtype=np.uint64)
+            T = G = 1
+            bases_mont = np.ones((1, self.L), dtype=np.uint64)
+        cdef const uint64_t[:, ::1] bv = bases_mont
+        cdef const int64_t[:, :, ::1] iv = idx
+        cdef const uint64_t[::1] ev = e
+        cdef uint64_t[:, ::1] ov = out
+        cdef uint64_t mults = 0
+        cdef int rc
+        cdef int om = out_mont
+        with nogil:
+            rc = hpc_multiexp(&self.m, _p(bv), &iv[0, 0, 0], K, T, G, &ev[0], om,
+                              <mp_limb_t*>&ov[0, 0], &mults)
+        _check(rc)
+        return out, mults
+
+
+cdef class FixedBase:
+    """Comb table for h^x with a fixed base h (Montgomery form inside)."""
+    cdef hpc_fbtab t
+    cdef readonly Mod mod
+    cdef readonly int ebits, window
+
+    def __cinit__(self, Mod mod, h, int ebits, int window):
+        self.mod = mod
+        self.ebits = ebits
+        self.window = window
+        cdef const uint64_t[::1] hv = limbs_of(int(h) % mod.modulus, mod.L)
+        cdef int rc
+        with nogil:
+            rc = hpc_fb_init(&self.t, &mod.m, <const mp_limb_t*>&hv[0], ebits, window)
+        _check(rc)
+
+    def __dealloc__(self):
+        hpc_fb_free(&self.t)
+
+
+cdef class OwnerKey:
+    """Decryption and fast encryption state of a private key (never pickled)."""
+    cdef hpc_priv k
+    cdef readonly int Ln, Ln2
+    cdef readonly bint has_tables
+    cdef bint ready
+
+    def __cinit__(self, p, q, gp=None, gq=None, int window=8):
+        p = int(p); q = int(q)
+        cdef int Lp = nlimbs(p), Lq = nlimbs(q)
+        cdef const uint64_t[::1] pv = limbs_of(p, Lp)
+        cdef const uint64_t[::1] qv = limbs_of(q, Lq)
+        cdef const uint64_t[::1] gpv
+        cdef const uint64_t[::1] gqv
+        cdef const mp_limb_t *gpp = NULL
+        cdef const mp_limb_t *gqp = NULL
+        if gp is not None and gq is not None:
+            gpv = limbs_of(int(gp), Lp)
+            gqv = limbs_of(int(gq), Lq)
+            gpp = <const mp_limb_t*>&gpv[0]
+            gqp = <const mp_limb_t*>&gqv[0]
+        cdef int rc
+        with nogil:
+            rc = hpc_priv_init(&self.k, <const mp_limb_t*>&pv[0], Lp, <const mp_limb_t*>&qv[0], Lq,
+                               gpp, gqp, window)
+        _check(rc)
+        self.ready = True
+        self.Ln = self.k.Ln
+        self.Ln2 = self.k.Ln2
+        self.has_tables = self.k.has_tables
+
+    def __dealloc__(self):
+        if self.ready:
+            hpc_priv_free(&self.k)
+
+    def __reduce__(self):
+        raise TypeError("private key state cannot be pickled; save the key explicitly")
+
+    def encrypt(self, res):
+        if res.ndim != 2 or res.shape[1] != self.Ln or res.dtype != np.uint64 or not res.flags.c_contiguous:
+            raise ValueError("residues must be (K, Ln) uint64")
+        cdef size_t K = res.shape[0]
+        out = np.empty((K, self.Ln2), dtype=np.uint64)
+        if K == 0:
+            return out
+        cdef const uint64_t[:, ::1] rv = res
+        cdef uint64_t[:, ::1] ov = out
+        cdef int rc
+        with nogil:
+            rc = hpc_owner_encrypt(&self.k, _p(rv), <mp_limb_t*>&ov[0, 0], K)
+        _check(rc)
+        return out
+
+    def decrypt(self, ct):
+        if ct.ndim != 2 or ct.shape[1] != self.Ln2 or ct.dtype != np.uint64 or not ct.flags.c_contiguous:
+            raise ValueError("ciphertexts must be (K, Ln2) uint64")
+        cdef size_t K = ct.shape[0]
+        out = np.empty((K, self.Ln), dtype=np.uint64)
+        if K == 0:
+            return out
+        cdef const uint64_t[:, ::1] cv = ct
+        cdef uint64_t[:, ::1] ov = out
+        cdef int rc
+        with nogil:
+            rc = hpc_decrypt(&self.k, _p(cv), <mp_limb_t*>&ov[0, 0], K)
+        _check(rc)
+        return out
+
+    def decrypt_horner(self, ct, size_t group, unsigned shift):
+        """Residues of sum_j m[g*group+j] 2^(j*shift), one per group."""
+        if ct.ndim != 2 or ct.shape[1] != self.Ln2 or ct.dtype != np.uint64 or not ct.flags.c_contiguous:
+            raise ValueError("ciphertexts must be (K, Ln2) uint64")
+        if group < 1:
+            raise ValueError("group must be >= 1")
+        cdef size_t K = ct.shape[0]
+        cdef size_t ng = (K + group - 1) // group
+        out = np.empty((ng, self.Ln), dtype=np.uint64)
+        if K == 0:
+            return out
+        cdef const uint64_t[:, ::1] cv = ct
+        cdef uint64_t[:, ::1] ov = out
+        cdef int rc
+        with nogil:
+            rc = hpc_decrypt_horner(&self.k, _p(cv), K, group, shift, <mp_limb_t*>&ov[0, 0])
+        _check(rc)
+        return out
+
+
+def pub_encrypt(Mod mn2, n, res):
+    """Textbook encryption (1 + m n) r^n mod n^2 with r uniform in Z_n^*."""
+    n = int(n)
+    cdef int Ln = nlimbs(n)
+    if res.ndim != 2 or res.shape[1] != Ln or res.dtype != np.uint64 or not res.flags.c_contiguous:
+        raise ValueError("residues must be (K, Ln) uint64")
+    cdef size_t K = res.shape[0]
+    out = np.empty((K, mn2.L), dtype=np.uint64)
+    if K == 0:
+        return out
+    cdef const uint64_t[::1] nv = limbs_of(n, Ln)
+    cdef const uint64_t[:, ::1] rv = res
+    cdef uint64_t[:, ::1] ov = out
+    cdef int rc
+    with nogil:
+        rc = hpc_pub_encrypt(&mn2.m, <const mp_limb_t*>&nv[0], Ln, _p(rv), <mp_limb_t*>&ov[0, 0], K)
+    _check(rc)
+    return out
+
+
+def pub_encrypt_short(Mod mn2, FixedBase table, n, int abits, res):
+    """Short-exponent encryption (1 + m n) hs^a, a uniform below 2^abits."""
+    n = int(n)
+    cdef int Ln = nlimbs(n)
+    if res.ndim != 2 or res.shape[1] != Ln or res.dtype != np.uint64 or not res.flags.c_contiguous:
+        raise ValueError("residues must be (K, Ln) uint64")
+    if abits > table.ebits:
+        raise ValueError("table too short for the exponent")
+    cdef size_t K = res.shape[0]
+    out = np.empty((K, mn2.L), dtype=np.uint64)
+    if K == 0:
+        return out
+    cdef const uint64_t[::1] nv = limbs_of(n, Ln)
+    cdef const uint64_t[:, ::1] rv = res
+    cdef uint64_t[:, ::1] ov = out
+    cdef int rc
+    with nogil:
+        rc = hpc_pub_encrypt_short(&mn2.m, &table.t, <const mp_limb_t*>&nv[0], Ln, abits, _p(rv),
+                                   <mp_limb_t*>&ov[0, 0], K)
+    _check(rc)
+    return out
+
+
+def res_from_i64(v, n):
+    """Residues mod n of a 1-D int64 array (negative v -> n - |v|)."""
+    n = int(n)
+    cdef int Ln = nlimbs(n)
+    v = np.ascontiguousarray(v, dtype=np.int64).reshape(-1)
+    cdef size_t K = v.shape[0]
+    out = np.empty((K, Ln), dtype=np.uint64)
+    if K == 0:
+        return out
+    cdef const uint64_t[::1] nv = limbs_of(n, Ln)
+    cdef const int64_t[::1] vv = v
+    cdef uint64_t[:, ::1] ov = out
+    with nogil:
+        hpc_res_from_i64(&vv[0], <const mp_limb_t*>&nv[0], Ln, <mp_limb_t*>&ov[0, 0], K)
+    return out
+
+
+def res_to_i64(res, n):
+    """(values, overflow_count): centred residues as int64."""
+    n = int(n)
+    cdef int Ln = nlimbs(n)
+    if res.ndim != 2 or res.shape[1] != Ln or res.dtype != np.uint64 or not res.flags.c_contiguous:
+        raise ValueError("residues must be (K, Ln) uint64")
+    cdef size_t K = res.shape[0], ov_count = 0
+    out = np.empty(K, dtype=np.int64)
+    if K == 0:
+        return out, 0
+    cdef const uint64_t[::1] nv = limbs_of(n, Ln)
+    cdef const uint64_t[:, ::1] rv = res
+    cdef int64_t[::1] ov = out
+    with nogil:
+        hpc_res_to_i64(_p(rv), <const mp_limb_t*>&nv[0], Ln, &ov[0], K, &ov_count)
+    return out, ov_count
+
+
+def pack_i64(v, unsigned w, n):
+    """(K, P) signed slots of w <= 62 bits -> (K, Ln) residues of sum v_s 2^(w s)."""
+    if w < 2 or w > 62:
+        raise ValueError("slot width must be 2..62 bits")
+    n = int(n)
+    cdef int Ln = nlimbs(n)
+    v = np.ascontiguousarray(v, dtype=np.int64)
+    if v.ndim != 2:
+        raise ValueError("expected (K, P) slots")
+    cdef size_t K = v.shape[0], P = v.shape[1]
+    out = np.empty((K, Ln), dtype=np.uint64)
+    if K == 0 or P == 0:
+        out[:] = 0
+        return out
+    cdef const uint64_t[::1] nv = limbs_of(n, Ln)
+    cdef const int64_t[:, ::1] vv = v
+    cdef uint64_t[:, ::1] ov = out
+    with nogil:
+        hpc_pack_i64(&vv[0, 0], P, w, <const mp_limb_t*>&nv[0], Ln, <mp_limb_t*>&ov[0, 0], K)
+    return out
+
+
+def unpack_i64(res, n, size_t P, unsigned w):
+    """(K, Ln) residues -> (K, P) signed slots of w <= 62 bits."""
+    if w < 2 or w > 62:
+        raise ValueError("slot width must be 2..62 bits")
+    n = int(n)
+    cdef int Ln = nlimbs(n)
+    if res.ndim != 2 or res.shape[1] != Ln or res.dtype != np.uint64 or not res.flags.c_contiguous:
+        raise ValueError("residues must be (K, Ln) uint64")
+    cdef size_t K = res.shape[0]
+    out = np.empty((K, P), dtype=np.int64)
+    if K == 0 or P == 0:
+        return out
+    cdef const uint64_t[::1] nv = limbs_of(n, Ln)
+    cdef const uint64_t[:, ::1] rv = res
+    cdef int64_t[:, ::1] ov = out
+    with nogil:
+        hpc_unpack_i64(_p(rv), <const mp_limb_t*>&nv[0], Ln, P, w, &ov[0, 0], K)
+    return out
+
+
+def gm(res, n, int L2):
+    """Trivial encryptions 1 + m n (no randomness) of residues m < n."""
+    n = int(n)
+    cdef int Ln = nlimbs(n)
+    if res.ndim != 2 or res.shape[1] != Ln or res.dtype != np.uint64 or not res.flags.c_contiguous:
+        raise ValueError("residues must be (K, Ln) uint64")
+    cdef size_t K = res.shape[0]
+    out = np.empty((K, L2), dtype=np.uint64)
+    if K == 0:
+        return out
+    cdef const uint64_t[::1] nv = limbs_of(n, Ln)
+    cdef const uint64_t[:, ::1] rv = res
+    cdef uint64_t[:, ::1] ov = out
+    with nogil:
+        hpc_gm(_p(rv), <const mp_limb_t*>&nv[0], Ln, L2, <mp_limb_t*>&ov[0, 0], K)
+    return out

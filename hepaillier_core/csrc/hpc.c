@@ -1,0 +1,857 @@
+/* hpc: arithmetic kernels of hepaillier_core.  See hpc.h. */
+#include "hpc.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#if defined(__linux__)
+#include <sys/random.h>
+#endif
+#include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+/* ------------------------------------------------------------------ */
+/* OS CSPRNG                                                           */
+
+static int os_random(void *buf, size_t len) {
+    unsigned char *p = (unsigned char *)buf;
+#if defined(__linux__)
+    while (len > 0) {
+        ssize_t got = getrandom(p, len, 0);
+        if (got < 0) {
+            if (errno == EINTR) continue;
+            return HPC_ERANDOM;
+        }
+        p += got;
+        len -= (size_t)got;
+    }
+    return HPC_OK;
+#else
+    int fd = open("/dev/urandom", O_RDONLY);
+    if (fd < 0) return HPC_ERANDOM;
+    while (len > 0) {
+        ssize_t got = read(fd, p, len);
+        if (got <= 0) {
+            if (got < 0 && errno == EINTR) continue;
+            close(fd);
+            return HPC_ERANDOM;
+        }
+        p += got;
+        len -= (size_t)got;
+    }
+    close(fd);
+    return HPC_OK;
+#endif
+}
+
+/* x <- uniform integer in [lo, bound) by rejection (exact distribution). */
+static int random_below(mpz_t x, const mpz_t bound, unsigned long lo) {
+    size_t bits = mpz_sizeinbase(bound, 2);
+    size_t nbytes = (bits + 7) / 8;
+    unsigned char buf[1024];
+    if (nbytes > sizeof(buf)) return HPC_ERANGE;
+    for (;;) {
+        if (os_random(buf, nbytes) != HPC_OK) return HPC_ERANDOM;
+        unsigned extra = (unsigned)(nbytes * 8 - bits);
+        buf[0] &= (unsigned char)(0xFFu >> extra);
+        mpz_import(x, nbytes, 1, 1, 0, 0, buf);
+        if (mpz_cmp(x, bound) < 0 && mpz_cmp_ui(x, lo) >= 0) break;
+    }
+    memset(buf, 0, nbytes);
+    return HPC_OK;
+}
+
+/* x <- uniform integer in [0, 2^bits) */
+static int random_bits(mpz_t x, unsigned bits) {
+    size_t nbytes = (bits + 7) / 8;
+    unsigned char buf[1024];
+    if (nbytes > sizeof(buf)) return HPC_ERANGE;
+    if (os_random(buf, nbytes) != HPC_OK) return HPC_ERANDOM;
+    unsigned extra = (unsigned)(nbytes * 8 - bits);
+    buf[0] &= (unsigned char)(0xFFu >> extra);
+    mpz_import(x, nbytes, 1, 1, 0, 0, buf);
+    memset(buf, 0, nbytes);
+    return HPC_OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* limb helpers                                                         */
+
+static void mpz_to_limbs(mp_limb_t *dst, int L, const mpz_t x) {
+    size_t s = mpz_size(x);
+    if (s > (size_t)L) s = (size_t)L; /* callers guarantee x fits */
+    if (s) memcpy(dst, mpz_limbs_read(x), s * sizeof(mp_limb_t));
+    if ((size_t)L > s) memset(dst + s, 0, ((size_t)L - s) * sizeof(mp_limb_t));
+}
+
+static mpz_srcptr ro(mpz_t tmp, const mp_limb_t *p, int L) { return mpz_roinit_n(tmp, p, L); }
+
+/* ------------------------------------------------------------------ */
+/* Montgomery arithmetic                                                */
+
+static mp_limb_t neg_inv_limb(mp_limb_t n) {
+    mp_limb_t x = n; /* Newton: correct to 3 bits, doubles each step */
+    for (int i = 0; i < 6; i++) x *= 2 - n * x;
+    return (mp_limb_t)0 - x;
+}
+
+static inline void redc(const hpc_mod *m, mp_limb_t *r, mp_limb_t *t) {
+    const int L = m->L;
+    const mp_limb_t *N = m->N;
+    const mp_limb_t ninv = m->ninv;
+    for (int i = 0; i < L; i++) {
+        mp_limb_t q = t[i] * ninv;
+        t[i] = mpn_addmul_1(t + i, N, L, q); /* low limb is now 0: keep the carry there */
+    }
+    mp_limb_t c = mpn_add_n(r, t + L, t, L);
+    if (c || mpn_cmp(r, N, L) >= 0) mpn_sub_n(r, r, N, L);
+}
+
+void hpc_mont_mul(const hpc_mod *m, mp_limb_t *r, const mp_limb_t *a, const mp_limb_t *b,
+                  mp_limb_t *t) {
+    if (a == b)
+        mpn_sqr(t, a, m->L);
+    else
+        mpn_mul_n(t, a, b, m->L);
+    redc(m, r, t);
+}
+
+void hpc_mont_sqr(const hpc_mod *m, mp_limb_t *r, const mp_limb_t *a, mp_limb_t *t) {
+    mpn_sqr(t, a, m->L);
+    redc(m, r, t);
+}
+
+static void from_mont1(const hpc_mod *m, mp_limb_t *r, const mp_limb_t *a, mp_limb_t *t) {
+    memcpy(t, a, m->L * sizeof(mp_limb_t));
+    memset(t + m->L, 0, m->L * sizeof(mp_limb_t));
+    redc(m, r, t);
+}
+
+int hpc_mod_init(hpc_mod *m, const mp_limb_t *N, int L) {
+    memset(m, 0, sizeof(*m));
+    m->L = L;
+    m->N = malloc(L * sizeof(mp_limb_t));
+    m->R2 = malloc(L * sizeof(mp_limb_t));
+    m->one = malloc(L * sizeof(mp_limb_t));
+    if (!m->N || !m->R2 || !m->one) {
+        hpc_mod_free(m);
+        return HPC_ENOMEM;
+    }
+    memcpy(m->N, N, L * sizeof(mp_limb_t));
+    m->ninv = neg_inv_limb(N[0]);
+    mpz_t R, Nz, tmp;
+    mpz_init(R);
+    mpz_init(tmp);
+    mpz_set(tmp, ro(Nz, N, L));
+    mpz_setbit(R, 64 * (mp_bitcnt_t)L);
+    mpz_mod(R, R, tmp);
+    mpz_to_limbs(m->one, L, R);
+    mpz_mul(R, R, R);
+    mpz_mod(R, R, tmp);
+    mpz_to_limbs(m->R2, L, R);
+    mpz_clear(R);
+    mpz_clear(tmp);
+    return HPC_OK;
+}
+
+void hpc_mod_free(hpc_mod *m) {
+    free(m->N);
+    free(m->R2);
+    free(m->one);
+    m->N = m->R2 = m->one = NULL;
+}
+
+/* ------------------------------------------------------------------ */
+/* batches                                                              */
+
+int hpc_check_range(const hpc_mod *m, const mp_limb_t *a, size_t K, size_t *bad_index) {
+    const int L = m->L;
+    for (size_t k = 0; k < K; k++) {
+        const mp_limb_t *x = a + k * L;
+        if (mpn_cmp(x, m->N, L) >= 0 || mpn_zero_p(x, L)) {
+            *bad_index = k;
+            return HPC_ERANGE;
+        }
+    }
+    return HPC_OK;
+}
+
+int hpc_mulmod(const hpc_mod *m, const mp_limb_t *a, const mp_limb_t *b, mp_limb_t *out,
+               size_t K) {
+    const int L = m->L;
+    mp_limb_t *t = malloc((3 * L + 1) * sizeof(mp_limb_t));
+    if (!t) return HPC_ENOMEM;
+    mp_limb_t *q = t + 2 * L;
+    for (size_t k = 0; k < K; k++) {
+        mpn_mul_n(t, a + k * L, b + k * L, L);
+        mpn_tdiv_qr(q, out + k * L, 0, t, 2 * L, m->N, L);
+    }
+    free(t);
+    return HPC_OK;
+}
+
+int hpc_to_mont(const hpc_mod *m, const mp_limb_t *a, mp_limb_t *out, size_t K) {
+    const int L = m->L;
+    mp_limb_t *t = malloc(2 * L * sizeof(mp_limb_t));
+    if (!t) return HPC_ENOMEM;
+    for (size_t k = 0; k < K; k++) hpc_mont_mul(m, out + k * L, a + k * L, m->R2, t);
+    free(t);
+    return HPC_OK;
+}
+
+int hpc_from_mont(const hpc_mod *m, const mp_limb_t *a, mp_limb_t *out, size_t K) {
+    const int L = m->L;
+    mp_limb_t *t = malloc(2 * L * sizeof(mp_limb_t));
+    if (!t) return HPC_ENOMEM;
+    for (size_t k = 0; k < K; k++) from_mont1(m, out + k * L, a + k * L, t);
+    free(t);
+    return HPC_OK;
+}
+
+int hpc_prod(const hpc_mod *m, const mp_limb_t *a, size_t T, mp_limb_t *out, size_t K) {
+    const int L = m->L;
+    mp_limb_t *t = malloc((4 * L + 1) * sizeof(mp_limb_t));
+    if (!t) return HPC_ENOMEM;
+    mp_limb_t *q = t + 2 * L, *acc = t + 3 * L + 1;
+    for (size_t k = 0; k < K; k++) {
+        const mp_limb_t *row = a + k * T * L;
+        if (T == 0) {
+            memset(acc, 0, L * sizeof(mp_limb_t));
+            acc[0] = 1;
+        } else {
+            memcpy(acc, row, L * sizeof(mp_limb_t));
+            for (size_t j = 1; j < T; j++) {
+                mpn_mul_n(t, acc, row + j * L, L);
+                mpn_tdiv_qr(q, acc, 0, t, 2 * L, m->N, L);
+            }
+        }
+        memcpy(out + k * L, acc, L * sizeof(mp_limb_t));
+    }
+    free(t);
+    return HPC_OK;
+}
+
+int hpc_invert(const hpc_mod *m, const mp_limb_t *a, mp_limb_t *out, size_t K) {
+    if (K == 0) return HPC_OK;
+    const int L = m->L;
+    mp_limb_t *pre = malloc(K * L * sizeof(mp_limb_t));
+    mp_limb_t *t = malloc((4 * L + 1) * sizeof(mp_limb_t));
+    if (!pre || !t) {
+        free(pre);
+        free(t);
+        return HPC_ENOMEM;
+    }
+    mp_limb_t *q = t + 2 * L, *inv = t + 3 * L + 1;
+    memcpy(pre, a, L * sizeof(mp_limb_t));
+    for (size_t k = 1; k < K; k++) {
+        mpn_mul_n(t, pre + (k - 1) * L, a + k * L, L);
+        mpn_tdiv_qr(q, pre + k * L, 0, t, 2 * L, m->N, L);
+    }
+    mpz_t x, Nz, tmp;
+    mpz_init(x);
+    int ok = mpz_invert(x, ro(tmp, pre + (K - 1) * L, L), ro(Nz, m->N, L));
+    if (!ok) {
+        mpz_clear(x);
+        free(pre);
+        free(t);
+        return HPC_ENOINV;
+    }
+    mpz_to_limbs(inv, L, x);
+    mpz_clear(x);
+    for (size_t k = K - 1; k > 0; k--) {
+        /* out[k] = inv * pre[k-1]; inv = inv * a[k] */
+        mpn_mul_n(t, inv, pre + (k - 1) * L, L);
+        mpn_tdiv_qr(q, out + k * L, 0, t, 2 * L, m->N, L);
+        mpn_mul_n(t, inv, a + k * L, L);
+        mpn_tdiv_qr(q, inv, 0, t, 2 * L, m->N, L);
+    }
+    memcpy(out, inv, L * sizeof(mp_limb_t));
+    free(pre);
+    free(t);
+    return HPC_OK;
+}
+
+int hpc_pow_u64(const hpc_mod *m, const mp_limb_t *a, const uint64_t *e, mp_limb_t *out,
+                size_t K, uint64_t *mults) {
+    const int L = m->L;
+    mp_limb_t *t = malloc(4 * L * sizeof(mp_limb_t));
+    if (!t) return HPC_ENOMEM;
+    mp_limb_t *x = t + 2 * L, *acc = t + 3 * L;
+    uint64_t cnt = 0;
+    for (size_t k = 0; k < K; k++) {
+        uint64_t ek = e[k];
+        mp_limb_t *o = out + k * L;
+        if (ek == 0) {
+            memset(o, 0, L * sizeof(mp_limb_t));
+            o[0] = 1;
+            continue;
+        }
+        if (ek == 1) {
+            memmove(o, a + k * L, L * sizeof(mp_limb_t));
+            continue;
+        }
+        hpc_mont_mul(m, x, a + k * L, m->R2, t);
+        memcpy(acc, x, L * sizeof(mp_limb_t));
+        int top = 63 - __builtin_clzll(ek);
+        for (int b = top - 1; b >= 0; b--) {
+            hpc_mont_sqr(m, acc, acc, t);
+            cnt++;
+            if ((ek >> b) & 1) {
+                hpc_mont_mul(m, acc, acc, x, t);
+                cnt++;
+            }
+        }
+        from_mont1(m, o, acc, t);
+        cnt += 2;
+    }
+    free(t);
+    if (mults) *mults += cnt;
+    return HPC_OK;
+}
+
+int hpc_pow2k(const hpc_mod *m, const mp_limb_t *a, unsigned s, mp_limb_t *out, size_t K,
+              uint64_t *mults) {
+    const int L = m->L;
+    mp_limb_t *t = malloc(3 * L * sizeof(mp_limb_t));
+    if (!t) return HPC_ENOMEM;
+    mp_limb_t *acc = t + 2 * L;
+    for (size_t k = 0; k < K; k++) {
+        if (s == 0) {
+            memmove(out + k * L, a + k * L, L * sizeof(mp_limb_t));
+            continue;
+        }
+        hpc_mont_mul(m, acc, a + k * L, m->R2, t);
+        for (unsigned i = 0; i < s; i++) hpc_mont_sqr(m, acc, acc, t);
+        from_mont1(m, out + k * L, acc, t);
+    }
+    free(t);
+    if (mults) *mults += (uint64_t)K * (s ? s + 2 : 0);
+    return HPC_OK;
+}
+
+int hpc_powm(const hpc_mod *m, const mp_limb_t *a, const mp_limb_t *e, int Ne, mp_limb_t *out,
+             size_t K) {
+    const int L = m->L;
+    mpz_t r, ta, te, tn;
+    mpz_init(r);
+    for (size_t k = 0; k < K; k++) {
+        mpz_powm(r, ro(ta, a + k * L, L), ro(te, e + k * Ne, Ne), ro(tn, m->N, L));
+        mpz_to_limbs(out + k * L, L, r);
+    }
+    mpz_clear(r);
+    return HPC_OK;
+}
+
+int hpc_multiexp(const hpc_mod *m, const mp_limb_t *bases, const int64_t *idx, size_t K_out,
+                 size_t T, size_t G, const uint64_t *e, int out_mont, mp_limb_t *out,
+                 uint64_t *mults) {
+    const int L = m->L;
+    mp_limb_t *t = malloc((3 * L + T * L) * sizeof(mp_limb_t));
+    const mp_limb_t **ptr = malloc((T ? T : 1) * sizeof(*ptr));
+    if (!t || !ptr) {
+        free(t);
+        free((void *)ptr);
+        return HPC_ENOMEM;
+    }
+    mp_limb_t *acc = t + 2 * L, *gp = t + 3 * L;
+    uint64_t emax = 0;
+    for (size_t j = 0; j < T; j++)
+        if (e[j] > emax) emax = e[j];
+    int nbits = emax ? 64 - __builtin_clzll(emax) : 0;
+    uint64_t cnt = 0;
+    for (size_t o = 0; o < K_out; o++) {
+        const int64_t *io = idx + o * T * G;
+        for (size_t j = 0; j < T; j++) {
+            ptr[j] = NULL;
+            if (e[j] == 0) continue;
+            size_t c = 0;
+            for (size_t g = 0; g < G; g++) {
+                int64_t b = io[j * G + g];
+                if (b < 0) continue;
+                const mp_limb_t *bp = bases + (size_t)b * L;
+                if (c == 0) {
+                    ptr[j] = bp;
+                } else {
+                    hpc_mont_mul(m, gp + j * L, ptr[j], bp, t);
+                    ptr[j] = gp + j * L;
+                    cnt++;
+                }
+                c++;
+            }
+        }
+        int started = 0;
+        for (int bit = nbits - 1; bit >= 0; bit--) {
+            if (started) {
+                hpc_mont_sqr(m, acc, acc, t);
+                cnt++;
+            }
+            for (size_t j = 0; j < T; j++) {
+                if (!ptr[j] || !((e[j] >> bit) & 1)) continue;
+                if (started) {
+                    hpc_mont_mul(m, acc, acc, ptr[j], t);
+                    cnt++;
+                } else {
+                    memcpy(acc, ptr[j], L * sizeof(mp_limb_t));
+                    started = 1;
+                }
+            }
+        }
+        mp_limb_t *dst = out + o * L;
+        if (!started) {
+            if (out_mont)
+                memcpy(dst, m->one, L * sizeof(mp_limb_t));
+            else {
+                memset(dst, 0, L * sizeof(mp_limb_t));
+                dst[0] = 1;
+            }
+        } else if (out_mont) {
+            memcpy(dst, acc, L * sizeof(mp_limb_t));
+        } else {
+            from_mont1(m, dst, acc, t);
+            cnt++;
+        }
+    }
+    free(t);
+    free((void *)ptr);
+    if (mults) *mults += cnt;
+    return HPC_OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* fixed-base tables                                                    */
+
+int hpc_fb_init(hpc_fbtab *tb, const hpc_mod *m, const mp_limb_t *h, int ebits, int w) {
+    const int L = m->L;
+    memset(tb, 0, sizeof(*tb));
+    tb->L = L;
+    tb->w = w;
+    tb->nwin = (ebits + w - 1) / w;
+    size_t per = ((size_t)1 << w) - 1;
+    tb->tab = malloc((size_t)tb->nwin * per * L * sizeof(mp_limb_t));
+    mp_limb_t *t = malloc(3 * L * sizeof(mp_limb_t));
+    if (!tb->tab || !t) {
+        free(t);
+        hpc_fb_free(tb);
+        return HPC_ENOMEM;
+    }
+    mp_limb_t *base = t + 2 * L;
+    hpc_mont_mul(m, base, h, m->R2, t); /* h in Montgomery form */
+    for (int i = 0; i < tb->nwin; i++) {
+        mp_limb_t *row = tb->tab + (size_t)i * per * L;
+        memcpy(row, base, L * sizeof(mp_limb_t));
+        for (size_t j = 1; j < per; j++)
+            hpc_mont_mul(m, row + j * L, row + (j - 1) * L, base, t);
+        /* next base = base^(2^w) = row[per-1] * base */
+        hpc_mont_mul(m, base, row + (per - 1) * L, base, t);
+    }
+    free(t);
+    return HPC_OK;
+}
+
+void hpc_fb_free(hpc_fbtab *tb) {
+    free(tb->tab);
+    tb->tab = NULL;
+}
+
+/* r <- h^x in Montgomery form; returns number of products */
+static int fb_exp(const hpc_mod *m, const hpc_fbtab *tb, const mpz_t x, mp_limb_t *r,
+                  mp_limb_t *t) {
+    const int L = m->L, w = tb->w;
+    size_t per = ((size_t)1 << w) - 1;
+    int started = 0;
+    for (int i = 0; i < tb->nwin; i++) {
+        unsigned long d = 0;
+        for (int b = w - 1; b >= 0; b--) d = (d << 1) | (unsigned long)mpz_tstbit(x, (mp_bitcnt_t)i * w + b);
+        if (!d) continue;
+        const mp_limb_t *ent = tb->tab + ((size_t)i * per + (d - 1)) * L;
+        if (started)
+            hpc_mont_mul(m, r, r, ent, t);
+        else {
+            memcpy(r, ent, L * sizeof(mp_limb_t));
+            started = 1;
+        }
+    }
+    if (!started) memcpy(r, m->one, L * sizeof(mp_limb_t));
+    return HPC_OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* key owner                                                            */
+
+int hpc_priv_init(hpc_priv *k, const mp_limb_t *p, int Lp, const mp_limb_t *q, int Lq,
+                  const mp_limb_t *gp, const mp_limb_t *gq, int window) {
+    memset(k, 0, sizeof(*k));
+    mpz_t tmp, x;
+    mpz_inits(k->n, k->n2, k->p, k->q, k->p2, k->q2, k->pm1, k->qm1, k->hp, k->hq, k->qinv_p,
+              k->q2inv_p2, x, NULL);
+    mpz_set(k->p, ro(tmp, p, Lp));
+    mpz_set(k->q, ro(tmp, q, Lq));
+    mpz_mul(k->n, k->p, k->q);
+    mpz_mul(k->n2, k->n, k->n);
+    mpz_mul(k->p2, k->p, k->p);
+    mpz_mul(k->q2, k->q, k->q);
+    mpz_sub_ui(k->pm1, k->p, 1);
+    mpz_sub_ui(k->qm1, k->q, 1);
+    k->Ln = (int)mpz_size(k->n);
+    k->Ln2 = (int)mpz_size(k->n2);
+    k->Lp2 = (int)mpz_size(k->p2);
+    k->Lq2 = (int)mpz_size(k->q2);
+    /* hp = L((1+n)^(p-1) mod p^2)^-1 mod p */
+    mpz_add_ui(x, k->n, 1);
+    mpz_powm(x, x, k->pm1, k->p2);
+    mpz_sub_ui(x, x, 1);
+    mpz_divexact(x, x, k->p);
+    if (!mpz_invert(k->hp, x, k->p)) goto bad;
+    mpz_add_ui(x, k->n, 1);
+    mpz_powm(x, x, k->qm1, k->q2);
+    mpz_sub_ui(x, x, 1);
+    mpz_divexact(x, x, k->q);
+    if (!mpz_invert(k->hq, x, k->q)) goto bad;
+    if (!mpz_invert(k->qinv_p, k->q, k->p)) goto bad;
+    if (!mpz_invert(k->q2inv_p2, k->q2, k->p2)) goto bad;
+    if (hpc_mod_init(&k->mp2, mpz_limbs_read(k->p2), k->Lp2) != HPC_OK) goto nomem;
+    if (hpc_mod_init(&k->mq2, mpz_limbs_read(k->q2), k->Lq2) != HPC_OK) goto nomem;
+    if (gp && gq) {
+        /* h = g^p mod p^2 generates the (p-1)-order subgroup = the n-th residues mod p^2 */
+        mp_limb_t *hl = calloc((size_t)(k->Lp2 > k->Lq2 ? k->Lp2 : k->Lq2), sizeof(mp_limb_t));
+        if (!hl) goto nomem;
+        mpz_powm(x, ro(tmp, gp, Lp), k->p, k->p2);
+        mpz_to_limbs(hl, k->Lp2, x);
+        int rc = hpc_fb_init(&k->tp, &k->mp2, hl, (int)mpz_sizeinbase(k->pm1, 2), window);
+        if (rc == HPC_OK) {
+            mpz_powm(x, ro(tmp, gq, Lq), k->q, k->q2);
+            mpz_to_limbs(hl, k->Lq2, x);
+            rc = hpc_fb_init(&k->tq, &k->mq2, hl, (int)mpz_sizeinbase(k->qm1, 2), window);
+        }
+        free(hl);
+        if (rc != HPC_OK) goto nomem;
+        k->has_tables = 1;
+    }
+    mpz_clear(x);
+    return HPC_OK;
+nomem:
+    mpz_clear(x);
+    hpc_priv_free(k);
+    return HPC_ENOMEM;
+bad:
+    mpz_clear(x);
+    hpc_priv_free(k);
+    return HPC_ENOINV;
+}
+
+void hpc_priv_free(hpc_priv *k) {
+    hpc_fb_free(&k->tp);
+    hpc_fb_free(&k->tq);
+    if (k->mp2.N) hpc_mod_free(&k->mp2);
+    if (k->mq2.N) hpc_mod_free(&k->mq2);
+    mpz_clears(k->n, k->n2, k->p, k->q, k->p2, k->q2, k->pm1, k->qm1, k->hp, k->hq, k->qinv_p,
+               k->q2inv_p2, NULL);
+    k->has_tables = 0;
+}
+
+/* r_side <- uniform n-th residue mod prime^2, times g^m, as a normal residue */
+static int owner_half(const hpc_priv *k, const hpc_mod *mod, const hpc_fbtab *tb,
+                      mpz_srcptr prime, mpz_srcptr other, mpz_srcptr prime2, mpz_srcptr pm1,
+                      mpz_srcptr m, mpz_t out, mpz_t x, mp_limb_t *buf, mp_limb_t *t) {
+    const int L = mod->L;
+    /* g^m mod prime^2 = 1 + m n = 1 + prime * ((m mod prime) * other mod prime) */
+    mpz_mod(x, m, prime);
+    mpz_mul(x, x, other);
+    mpz_mod(x, x, prime);
+    mpz_mul(x, x, prime);
+    mpz_add_ui(x, x, 1);
+    mp_limb_t *gm = buf, *rm = buf + L, *res = buf + 2 * L;
+    mpz_to_limbs(gm, L, x);
+    mpz_t roz;
+    int rc;
+    if (k->has_tables) {
+        rc = random_below(x, pm1, 0);
+        if (rc) return rc;
+        fb_exp(mod, tb, x, rm, t);
+        hpc_mont_mul(mod, res, rm, gm, t); /* (r R)(gm) R^-1 = r gm */
+        mpz_set(out, ro(roz, res, L));
+    } else {
+        /* Teichmueller lift of a uniform unit: a^p mod p^2 is uniform on the n-th residues */
+        rc = random_below(x, prime, 1);
+        if (rc) return rc;
+        mpz_powm(x, x, prime, prime2);
+        mpz_mul(x, x, ro(roz, gm, L));
+        mpz_mod(out, x, prime2);
+    }
+    return HPC_OK;
+}
+
+int hpc_owner_encrypt(const hpc_priv *k, const mp_limb_t *res, mp_limb_t *out, size_t K) {
+    int Lmax = k->Lp2 > k->Lq2 ? k->Lp2 : k->Lq2;
+    mp_limb_t *buf = malloc(5 * Lmax * sizeof(mp_limb_t) + 8);
+    if (!buf) return HPC_ENOMEM;
+    mp_limb_t *t = buf + 3 * Lmax;
+    mpz_t cp, cq, x, tmp;
+    mpz_inits(cp, cq, x, NULL);
+    int rc = HPC_OK;
+    for (size_t i = 0; i < K && rc == HPC_OK; i++) {
+        mpz_srcptr m = ro(tmp, res + i * k->Ln, k->Ln);
+        mpz_t mcopy;
+        mpz_init_set(mcopy, m);
+        rc = owner_half(k, &k->mp2, &k->tp, k->p, k->q, k->p2, k->pm1, mcopy, cp, x, buf, t);
+        if (rc == HPC_OK)
+            rc = owner_half(k, &k->mq2, &k->tq, k->q, k->p, k->q2, k->qm1, mcopy, cq, x, buf, t);
+        mpz_clear(mcopy);
+        if (rc) break;
+        /* CRT: c = cq + q^2 ((cp - cq) q^-2 mod p^2) */
+        mpz_sub(x, cp, cq);
+        mpz_mul(x, x, k->q2inv_p2);
+        mpz_mod(x, x, k->p2);
+        mpz_mul(x, x, k->q2);
+        mpz_add(x, x, cq);
+        mpz_to_limbs(out + i * k->Ln2, k->Ln2, x);
+    }
+    mpz_clears(cp, cq, x, NULL);
+    free(buf);
+    return rc;
+}
+
+static void decrypt_half(const hpc_priv *k, mpz_srcptr cmod, mpz_srcptr prime, mpz_srcptr prime2,
+                         mpz_srcptr pm1, mpz_srcptr h, mpz_t out) {
+    mpz_powm(out, cmod, pm1, prime2);
+    mpz_sub_ui(out, out, 1);
+    mpz_divexact(out, out, prime);
+    mpz_mul(out, out, h);
+    mpz_mod(out, out, prime);
+}
+
+static void crt_out(const hpc_priv *k, mpz_t mp, mpz_srcptr mq, mp_limb_t *dst) {
+    mpz_sub(mp, mp, mq);
+    mpz_mul(mp, mp, k->qinv_p);
+    mpz_mod(mp, mp, k->p);
+    mpz_mul(mp, mp, k->q);
+    mpz_add(mp, mp, mq);
+    mpz_to_limbs(dst, k->Ln, mp);
+}
+
+int hpc_decrypt(const hpc_priv *k, const mp_limb_t *ct, mp_limb_t *out, size_t K) {
+    mpz_t c, cm, mp, mq;
+    mpz_inits(cm, mp, mq, NULL);
+    for (size_t i = 0; i < K; i++) {
+        mpz_srcptr cz = ro(c, ct + i * k->Ln2, k->Ln2);
+        mpz_mod(cm, cz, k->p2);
+        decrypt_half(k, cm, k->p, k->p2, k->pm1, k->hp, mp);
+        mpz_mod(cm, cz, k->q2);
+        decrypt_half(k, cm, k->q, k->q2, k->qm1, k->hq, mq);
+        crt_out(k, mp, mq, out + i * k->Ln);
+    }
+    mpz_clears(cm, mp, mq, NULL);
+    return HPC_OK;
+}
+
+/* acc <- prod_j c_j^(2^(j shift)) mod prime^2 (Horner, Montgomery form inside) */
+static void horner_half(const hpc_mod *mod, const mp_limb_t *ct, int Ln2, size_t cnt,
+                        unsigned shift, mpz_srcptr prime2, mpz_t out, mpz_t cm, mp_limb_t *acc,
+                        mp_limb_t *cur, mp_limb_t *t) {
+    const int L = mod->L;
+    mpz_t c;
+    for (size_t jj = cnt; jj-- > 0;) {
+        mpz_mod(cm, ro(c, ct + jj * Ln2, Ln2), prime2);
+        mpz_to_limbs(cur, L, cm);
+        hpc_mont_mul(mod, cur, cur, mod->R2, t);
+        if (jj == cnt - 1) {
+            memcpy(acc, cur, L * sizeof(mp_limb_t));
+        } else {
+            for (unsigned s = 0; s < shift; s++) hpc_mont_sqr(mod, acc, acc, t);
+            hpc_mont_mul(mod, acc, acc, cur, t);
+        }
+    }
+    from_mont1(mod, acc, acc, t);
+    mpz_set(out, ro(c, acc, L));
+}
+
+int hpc_decrypt_horner(const hpc_priv *k, const mp_limb_t *ct, size_t K, size_t group,
+                       unsigned shift, mp_limb_t *out) {
+    int Lmax = k->Lp2 > k->Lq2 ? k->Lp2 : k->Lq2;
+    mp_limb_t *buf = malloc(4 * Lmax * sizeof(mp_limb_t));
+    if (!buf) return HPC_ENOMEM;
+    mp_limb_t *acc = buf, *cur = buf + Lmax, *t = buf + 2 * Lmax;
+    mpz_t cm, x, mp, mq;
+    mpz_inits(cm, x, mp, mq, NULL);
+    size_t ng = (K + group - 1) / group;
+    for (size_t g = 0; g < ng; g++) {
+        size_t cnt = K - g * group < group ? K - g * group : group;
+        const mp_limb_t *c0 = ct + g * group * k->Ln2;
+        horner_half(&k->mp2, c0, k->Ln2, cnt, shift, k->p2, x, cm, acc, cur, t);
+        decrypt_half(k, x, k->p, k->p2, k->pm1, k->hp, mp);
+        horner_half(&k->mq2, c0, k->Ln2, cnt, shift, k->q2, x, cm, acc, cur, t);
+        decrypt_half(k, x, k->q, k->q2, k->qm1, k->hq, mq);
+        crt_out(k, mp, mq, out + g * k->Ln);
+    }
+    mpz_clears(cm, x, mp, mq, NULL);
+    free(buf);
+    return HPC_OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* public-key encryption                                                */
+
+int hpc_pub_encrypt(const hpc_mod *mn2, const mp_limb_t *n, int Ln, const mp_limb_t *res,
+                    mp_limb_t *out, size_t K) {
+    mpz_t nz, n2, r, g, c, tmp;
+    mpz_inits(r, g, c, NULL);
+    mpz_init_set(nz, ro(tmp, n, Ln));
+    mpz_init_set(n2, ro(tmp, mn2->N, mn2->L));
+    int rc = HPC_OK;
+    for (size_t i = 0; i < K; i++) {
+        do {
+            rc = random_below(r, nz, 1);
+            if (rc) goto done;
+            mpz_gcd(g, r, nz);
+        } while (mpz_cmp_ui(g, 1) != 0);
+        mpz_powm(r, r, nz, n2);
+        mpz_mul(c, ro(tmp, res + i * Ln, Ln), nz);
+        mpz_add_ui(c, c, 1);
+        mpz_mul(c, c, r);
+        mpz_mod(c, c, n2);
+        mpz_to_limbs(out + i * mn2->L, mn2->L, c);
+    }
+done:
+    mpz_clears(nz, n2, r, g, c, NULL);
+    return rc;
+}
+
+int hpc_pub_encrypt_short(const hpc_mod *mn2, const hpc_fbtab *tb, const mp_limb_t *n, int Ln,
+                          int abits, const mp_limb_t *res, mp_limb_t *out, size_t K) {
+    const int L = mn2->L;
+    mp_limb_t *buf = malloc(4 * L * sizeof(mp_limb_t));
+    if (!buf) return HPC_ENOMEM;
+    mp_limb_t *rm = buf, *gm = buf + L, *t = buf + 2 * L;
+    mpz_t a, c, tmp, nz;
+    mpz_inits(a, c, NULL);
+    mpz_init_set(nz, ro(tmp, n, Ln));
+    int rc = HPC_OK;
+    for (size_t i = 0; i < K; i++) {
+        rc = random_bits(a, (unsigned)abits);
+        if (rc) break;
+        fb_exp(mn2, tb, a, rm, t);
+        mpz_mul(c, ro(tmp, res + i * Ln, Ln), nz);
+        mpz_add_ui(c, c, 1);
+        mpz_to_limbs(gm, L, c);
+        hpc_mont_mul(mn2, out + i * L, rm, gm, t);
+    }
+    mpz_clears(a, c, nz, NULL);
+    free(buf);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* encoding                                                             */
+
+int hpc_res_from_i64(const int64_t *v, const mp_limb_t *n, int Ln, mp_limb_t *out, size_t K) {
+    for (size_t i = 0; i < K; i++) {
+        mp_limb_t *o = out + i * Ln;
+        int64_t x = v[i];
+        if (x >= 0) {
+            memset(o, 0, Ln * sizeof(mp_limb_t));
+            o[0] = (mp_limb_t)x;
+        } else {
+            mp_limb_t mag = (mp_limb_t)0 - (mp_limb_t)x; /* |x|, safe for INT64_MIN */
+            mpn_sub_1(o, n, Ln, mag);
+        }
+    }
+    return HPC_OK;
+}
+
+int hpc_res_to_i64(const mp_limb_t *res, const mp_limb_t *n, int Ln, int64_t *out, size_t K,
+                   size_t *overflow) {
+    mp_limb_t *t = malloc(Ln * sizeof(mp_limb_t));
+    mp_limb_t *half = malloc(Ln * sizeof(mp_limb_t));
+    if (!t || !half) {
+        free(t);
+        free(half);
+        return HPC_ENOMEM;
+    }
+    mpn_rshift(half, n, Ln, 1); /* floor(n/2) */
+    size_t ov = 0;
+    for (size_t i = 0; i < K; i++) {
+        const mp_limb_t *x = res + i * Ln;
+        if (mpn_cmp(x, half, Ln) <= 0) {
+            /* non-negative */
+            if (!mpn_zero_p(x + 1, Ln - 1) || x[0] > (mp_limb_t)INT64_MAX) {
+                ov++;
+                out[i] = 0;
+            } else
+                out[i] = (int64_t)x[0];
+        } else {
+            mpn_sub_n(t, n, x, Ln); /* |value| */
+            if (!mpn_zero_p(t + 1, Ln - 1) || t[0] > ((mp_limb_t)INT64_MAX) + 1) {
+                ov++;
+                out[i] = 0;
+            } else
+                out[i] = (int64_t)((mp_limb_t)0 - t[0]);
+        }
+    }
+    free(t);
+    free(half);
+    *overflow = ov;
+    return HPC_OK;
+}
+
+int hpc_pack_i64(const int64_t *v, size_t P, unsigned w, const mp_limb_t *n, int Ln,
+                 mp_limb_t *out, size_t K) {
+    mpz_t X, nz, tmp;
+    mpz_init(X);
+    mpz_init_set(nz, ro(tmp, n, Ln));
+    for (size_t i = 0; i < K; i++) {
+        const int64_t *vi = v + i * P;
+        mpz_set_si(X, 0);
+        for (size_t s = P; s-- > 0;) {
+            mpz_mul_2exp(X, X, w);
+            if (vi[s] >= 0)
+                mpz_add_ui(X, X, (unsigned long)vi[s]);
+            else
+                mpz_sub_ui(X, X, (unsigned long)(-(vi[s] + 1)) + 1UL);
+        }
+        mpz_mod(X, X, nz);
+        mpz_to_limbs(out + i * Ln, Ln, X);
+    }
+    mpz_clears(X, nz, NULL);
+    return HPC_OK;
+}
+
+int hpc_unpack_i64(const mp_limb_t *res, const mp_limb_t *n, int Ln, size_t P, unsigned w,
+                   int64_t *out, size_t K) {
+    mpz_t X, d, nz, half, tmp;
+    mpz_inits(X, d, half, NULL);
+    mpz_init_set(nz, ro(tmp, n, Ln));
+    mpz_fdiv_q_2exp(half, nz, 1);
+    const long hb = 1L << (w - 1);
+    for (size_t i = 0; i < K; i++) {
+        mpz_set(X, ro(tmp, res + i * Ln, Ln));
+        if (mpz_cmp(X, half) > 0) mpz_sub(X, X, nz);
+        int64_t *o = out + i * P;
+        for (size_t s = 0; s < P; s++) {
+            mpz_fdiv_r_2exp(d, X, w);
+            long v = (long)mpz_get_ui(d);
+            if (v >= hb) v -= 2 * hb;
+            o[s] = v;
+            if (v >= 0)
+                mpz_sub_ui(X, X, (unsigned long)v);
+            else
+                mpz_add_ui(X, X, (unsigned long)(-v));
+            mpz_fdiv_q_2exp(X, X, w);
+        }
+    }
+    mpz_clears(X, d, nz, half, NULL);
+    return HPC_OK;
+}
+
+int hpc_gm(const mp_limb_t *res, const mp_limb_t *n, int Ln, int L2, mp_limb_t *out, size_t K) {
+    mpz_t x, tmp, nz;
+    mpz_init(x);
+    mpz_init_set(nz, ro(tmp, n, Ln));
+    for (size_t i = 0; i < K; i++) {
+        mpz_mul(x, ro(tmp, res + i * Ln, Ln), nz);
+        mpz_add_ui(x, x, 1);
+        mpz_to_limbs(out + i * L2, L2, x);
+    }
+    mpz_clears(x, nz, NULL);
+    return HPC_OK;
+}

@@ -1,0 +1,389 @@
+"""Paillier keys (g = n + 1): generation, persistence, python-paillier interop.
+
+The public key is all an evaluator needs.  The private key holds p and q,
+decrypts with CRT, and encrypts fast with fixed-base tables (see
+``primes``).  Private key state never pickles; it leaves the object only
+through an explicit ``save`` to a file created with mode 0600.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import secrets
+import tempfile
+import threading
+from pathlib import Path
+from typing import Any
+
+import gmpy2
+import numpy as np
+
+from . import _core
+from .primes import structured_prime, verify_generator
+
+STANDARD_BITS = (1024, 2048, 3072, 4096)
+_PUBLIC_KIND = "hesift-paillier-public-key"
+_PRIVATE_KIND = "hesift-paillier-private-key"
+
+
+def _atomic_write(path: str | os.PathLike, data: bytes, mode: int) -> None:
+    """Write via a temp file in the same folder, then rename: never a partial file."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent or ".", prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        os.fchmod(fd, mode)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+def _read_json(path: str | os.PathLike, kind: str) -> dict[str, Any]:
+    try:
+        text = Path(path).read_text()
+    except FileNotFoundError:
+        raise FileNotFoundError(f"key file not found: {path}") from None
+    try:
+        obj = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{path}: not a valid key file (bad JSON: {e.msg})") from None
+    if not isinstance(obj, dict) or obj.get("kind") != kind:
+        found = obj.get("kind") if isinstance(obj, dict) else type(obj).__name__
+        raise ValueError(f"{path}: expected a {kind} file, found {found!r}")
+    return obj
+
+
+def _hex_int(obj: dict, field: str) -> int:
+    try:
+        return int(obj[field], 16)
+    except (KeyError, TypeError, ValueError):
+        raise ValueError(f"key file field {field!r} is missing or not hex") from None
+
+
+class PublicKey:
+    """Paillier public key n (g = n + 1). Enough to encrypt and to evaluate."""
+
+    def __init__(self, n: int):
+        n = int(n)
+        if n < 15 or n % 2 == 0:
+            raise ValueError("n must be an odd composite > 15")
+        self.n = n
+        self.nsquare = n * n
+        self.bits = n.bit_length()
+        self.Ln = _core.nlimbs(n)
+        self.L = _core.nlimbs(self.nsquare)
+        self.max_plain = (n - 1) // 2
+        self.fingerprint = hashlib.sha256(n.to_bytes((self.bits + 7) // 8, "big")).hexdigest()[:16]
+        self._mod: _core.Mod | None = None
+        self._short: tuple[_core.FixedBase, int] | None = None
+        self._lock = threading.Lock()
+
+    # --- plumbing ------------------------------------------------------
+    @property
+    def mod(self) -> _core.Mod:
+        """Montgomery context for n^2 (shared by every op under this key)."""
+        if self._mod is None:
+            with self._lock:
+                if self._mod is None:
+                    self._mod = _core.Mod(self.nsquare)
+        return self._mod
+
+    def _short_table(self) -> tuple[_core.FixedBase, int]:
+        if self._short is None:
+            with self._lock:
+                if self._short is None:
+                    y = secrets.randbelow(self.n - 2) + 2
+                    hs = pow((-(y * y)) % self.n, self.n, self.nsquare)
+                    abits = max(256, self.bits // 2)
+                    self._short = (_core.FixedBase(self.mod, hs, abits, 8), abits)
+        return self._short
+
+    def encrypt_residues(
+        self, res: np.ndarray, *, short_exponent: bool = False, workers=None, progress=None
+    ) -> np.ndarray:
+        """Encrypt residues mod n given as (K, Ln) limbs -> (K, L) ciphertext limbs."""
+        from .parallel import run_batched
+
+        if short_exponent:
+            table, abits = self._short_table()
+            enc = _ShortEncryptor(self.mod, table, self.n, abits)
+        else:
+            enc = _PublicEncryptor(self.mod, self.n)
+        return run_batched(enc, "encrypt", [res], workers=workers, progress=progress,
+                           allow_process=not short_exponent)
+
+    def trivial(self, res: np.ndarray) -> np.ndarray:
+        """1 + m n: a deterministic encryption, only for adding known plaintexts."""
+        return _core.gm(np.ascontiguousarray(res), self.n, self.L)
+
+    # --- the user API ----------------------------------------------------
+    def encrypt(self, values, scale: int = 1, *, pack: bool = False, short_exponent: bool = False,
+                workers: int | None = None, progress=False, **pack_options):
+        """Encrypt an int array (or floats with a fixed-point ``scale``).
+
+        ``short_exponent=True`` uses r = hs^a with a of |n|/2 bits (as HEU and
+        IPCL do): much faster, but its security rests on the extra
+        small-exponent assumption of Damgård–Jurik–Nielsen; off by default.
+        ``pack=True`` packs a 2-D image, many pixels per ciphertext.
+        """
+        from .encrypting import encrypt_any
+
+        return encrypt_any(self, None, values, scale, pack=pack, short_exponent=short_exponent,
+                           workers=workers, progress=progress, **pack_options)
+
+    # --- persistence -----------------------------------------------------
+    def to_json(self) -> dict[str, Any]:
+        return {"kind": _PUBLIC_KIND, "bits": self.bits, "n": format(self.n, "x"),
+                "fingerprint": self.fingerprint}
+
+    @classmethod
+    def from_json(cls, obj: dict[str, Any]) -> PublicKey:
+        if obj.get("kind") != _PUBLIC_KIND:
+            raise ValueError(f"expected a {_PUBLIC_KIND}, found {obj.get('kind')!r}")
+        key = cls(_hex_int(obj, "n"))
+        if obj.get("fingerprint") not in (None, key.fingerprint):
+            raise ValueError("public key file is corrupted: fingerprint does not match n")
+        return key
+
+    def to_bytes(self) -> bytes:
+        return json.dumps(self.to_json()).encode()
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> PublicKey:
+        try:
+            return cls.from_json(json.loads(data))
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            raise ValueError("not a serialized public key") from None
+
+    def save(self, path: str | os.PathLike) -> None:
+        _atomic_write(path, json.dumps(self.to_json(), indent=1).encode(), 0o644)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> PublicKey:
+        return cls.from_json(_read_json(path, _PUBLIC_KIND))
+
+    def to_phe(self):
+        import phe
+
+        return phe.PaillierPublicKey(self.n)
+
+    @classmethod
+    def from_phe(cls, key) -> PublicKey:
+        if int(key.g) != int(key.n) + 1:
+            raise ValueError("only keys with g = n + 1 interoperate")
+        return cls(int(key.n))
+
+    # --- identity ----------------------------------------------------------
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, PublicKey) and other.n == self.n
+
+    def __hash__(self) -> int:
+        return hash(("PublicKey", self.n))
+
+    def __repr__(self) -> str:
+        return f"<PublicKey {self.bits}-bit {self.fingerprint}>"
+
+    def __reduce__(self):
+        return (PublicKey, (self.n,))
+
+
+class _PublicEncryptor:
+    """Picklable bundle for public-key encryption in worker processes."""
+
+    def __init__(self, mod, n):
+        self.mod, self.n = mod, n
+
+    def encrypt(self, res):
+        return _core.pub_encrypt(self.mod, self.n, np.ascontiguousarray(res))
+
+
+class _ShortEncryptor:
+    def __init__(self, mod, table, n, abits):
+        self.mod, self.table, self.n, self.abits = mod, table, n, abits
+
+    def encrypt(self, res):
+        return _core.pub_encrypt_short(self.mod, self.table, self.n, self.abits,
+                                       np.ascontiguousarray(res))
+
+    def __reduce__(self):  # tables are rebuilt per process only through threads
+        raise TypeError("short-exponent tables run on threads")
+
+
+def _table_window(prime_bits: int) -> int:
+    """Largest comb window whose table for one prime stays within 16 MiB."""
+    entry = _core.nlimbs(1 << (2 * prime_bits)) * 8
+    best = 4
+    for w in range(4, 13):
+        size = -(-prime_bits // w) * ((1 << w) - 1) * entry
+        if size <= 16 << 20:
+            best = w
+    return best
+
+
+class PrivateKey:
+    """Paillier private key (p, q): decrypts, and encrypts fast for its owner."""
+
+    def __init__(self, public_key: PublicKey, p: int, q: int, *, gp: int | None = None,
+                 gq: int | None = None, p_factors: list[int] | None = None,
+                 q_factors: list[int] | None = None):
+        p, q = int(p), int(q)
+        if p == q or p * q != public_key.n:
+            raise ValueError("p * q does not equal the public key's n")
+        if p < q:
+            p, q, gp, gq, p_factors, q_factors = q, p, gq, gp, q_factors, p_factors
+        if math.gcd(public_key.n, (p - 1) * (q - 1)) != 1:
+            raise ValueError("invalid Paillier key: gcd(n, phi(n)) != 1")
+        self.public_key = public_key
+        self.p, self.q = p, q
+        self._gen = None
+        if gp is not None and gq is not None:
+            self._gen = (int(gp), int(gq), list(p_factors or []), list(q_factors or []))
+        self._owner: _core.OwnerKey | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def owner(self) -> _core.OwnerKey:
+        """C state for decryption and table-based encryption (built on first use)."""
+        if self._owner is None:
+            with self._lock:
+                if self._owner is None:
+                    if self._gen is not None:
+                        gp, gq, _, _ = self._gen
+                        w = _table_window(self.p.bit_length())
+                        self._owner = _core.OwnerKey(self.p, self.q, gp, gq, w)
+                    else:
+                        self._owner = _core.OwnerKey(self.p, self.q)
+        return self._owner
+
+    @property
+    def has_fast_encryption(self) -> bool:
+        """True when the key carries certified generators (keys made here)."""
+        return self._gen is not None
+
+    def encrypt_residues(self, res: np.ndarray, *, workers=None, progress=None) -> np.ndarray:
+        from .parallel import run_batched
+
+        return run_batched(self.owner, "encrypt", [np.ascontiguousarray(res)], workers=workers,
+                           allow_process=False, progress=progress)
+
+    def encrypt(self, values, scale: int = 1, *, pack: bool = False, workers: int | None = None,
+                progress=False, **pack_options):
+        """Encrypt as the key owner: exactly the textbook distribution, much faster.
+
+        ``pack=True`` packs a 2-D image, many pixels per ciphertext (see
+        ``PackedImage``); options: bits_per_slot, bound, pad, pad_mode,
+        headroom, subsample_levels.
+        """
+        from .encrypting import encrypt_any
+
+        return encrypt_any(self.public_key, self, values, scale, pack=pack, short_exponent=False,
+                           workers=workers, progress=progress, **pack_options)
+
+    def decrypt(self, x, *, workers: int | None = None, progress=False) -> np.ndarray:
+        """Decrypt an EncryptedArray or PackedImage to a NumPy array.
+
+        int64 when every value fits, Python ints (object) otherwise; float64
+        when the array carries a fixed-point scale other than 1.
+        """
+        from .decrypting import decrypt_any
+
+        return decrypt_any(self, x, workers=workers, progress=progress)
+
+    def decrypt_image(self, x, dtype=np.uint8, *, workers: int | None = None,
+                      progress=False) -> np.ndarray:
+        """Decrypt to a picture: round(value / scale) clipped to 0..255 as uint8,
+        or value / scale as float when ``dtype`` is a float type."""
+        from .decrypting import decrypt_image
+
+        return decrypt_image(self, x, dtype, workers=workers, progress=progress)
+
+    # --- persistence -------------------------------------------------------
+    def _to_json(self) -> dict[str, Any]:
+        obj: dict[str, Any] = {"kind": _PRIVATE_KIND, "bits": self.public_key.bits,
+                               "n": format(self.public_key.n, "x"), "p": format(self.p, "x"),
+                               "q": format(self.q, "x"),
+                               "fingerprint": self.public_key.fingerprint}
+        if self._gen is not None:
+            gp, gq, pf, qf = self._gen
+            obj.update(gp=format(gp, "x"), gq=format(gq, "x"),
+                       p_factors=[format(f, "x") for f in pf],
+                       q_factors=[format(f, "x") for f in qf])
+        return obj
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Write the private key as JSON to a file created with mode 0600."""
+        _atomic_write(path, json.dumps(self._to_json(), indent=1).encode(), 0o600)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> PrivateKey:
+        obj = _read_json(path, _PRIVATE_KIND)
+        pub = PublicKey(_hex_int(obj, "n"))
+        p, q = _hex_int(obj, "p"), _hex_int(obj, "q")
+        if obj.get("fingerprint") not in (None, pub.fingerprint):
+            raise ValueError(f"{path}: corrupted key file (fingerprint does not match n)")
+        if p * q != pub.n or not gmpy2.is_prime(p, 40) or not gmpy2.is_prime(q, 40):
+            raise ValueError(f"{path}: corrupted key file (p, q do not factor n)")
+        kw: dict[str, Any] = {}
+        if "gp" in obj:
+            gp, gq = _hex_int(obj, "gp"), _hex_int(obj, "gq")
+            pf = [int(f, 16) for f in obj.get("p_factors", [])]
+            qf = [int(f, 16) for f in obj.get("q_factors", [])]
+            if not (verify_generator(gp, p, pf) and verify_generator(gq, q, qf)):
+                raise ValueError(f"{path}: corrupted key file (generator check failed)")
+            kw = dict(gp=gp, gq=gq, p_factors=pf, q_factors=qf)
+        return cls(pub, p, q, **kw)
+
+    def to_phe(self):
+        import phe
+
+        return phe.PaillierPrivateKey(self.public_key.to_phe(), self.p, self.q)
+
+    @classmethod
+    def from_phe(cls, key) -> PrivateKey:
+        """Import a python-paillier key (encryption then uses the exact but slower
+        Teichmüller sampler: phe's primes come with no certified generator)."""
+        return cls(PublicKey.from_phe(key.public_key), int(key.p), int(key.q))
+
+    def __repr__(self) -> str:
+        return f"<PrivateKey for {self.public_key!r}>"
+
+    def __reduce__(self):
+        raise TypeError("private keys cannot be pickled; use PrivateKey.save(path) explicitly")
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, PrivateKey) and other.public_key == self.public_key
+
+    def __hash__(self) -> int:
+        return hash(("PrivateKey", self.public_key.n))
+
+
+def generate_keypair(bits: int = 2048, *, insecure: bool = False) -> tuple[PublicKey, PrivateKey]:
+    """A fresh (PublicKey, PrivateKey) with an n of exactly ``bits`` bits.
+
+    ``bits`` is 1024, 2048 (default), 3072 or 4096; smaller sizes (down to
+    128) need ``insecure=True`` and are for tests only.
+    """
+    if not isinstance(bits, int) or isinstance(bits, bool):
+        raise TypeError("bits must be an int")
+    if bits not in STANDARD_BITS:
+        if not insecure:
+            raise ValueError(f"bits must be one of {STANDARD_BITS} (smaller only with insecure=True)")
+        if bits < 128 or bits % 2 or bits > 8192:
+            raise ValueError("insecure test keys must have an even bit size in 128..8192")
+    half = bits // 2
+    while True:
+        p, gp, pf = structured_prime(half)
+        q, gq, qf = structured_prime(half)
+        n = p * q
+        if p != q and n.bit_length() == bits and math.gcd(n, (p - 1) * (q - 1)) == 1:
+            break
+    pub = PublicKey(n)
+    return pub, PrivateKey(pub, p, q, gp=gp, gq=gq, p_factors=pf, q_factors=qf)

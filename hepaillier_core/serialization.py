@@ -1,0 +1,138 @@
+"""Saving encrypted arrays: .npz holding the limb array plus JSON metadata.
+
+The file carries n itself (public), so an evaluator can load it with no
+key file; when a key is given its fingerprint must match.  Limb count,
+shape, range of every ciphertext and the layout are all checked on load, and
+saving goes through a temporary file so a failure leaves no partial output.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import tempfile
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from .array import EncryptedArray
+from .keys import PublicKey
+from .packed import Layout, PackedImage
+
+FORMAT = "hesift-encrypted"
+VERSION = 1
+
+
+def _meta(x) -> dict:
+    meta = {"format": FORMAT, "version": VERSION, "n": format(x.public_key.n, "x"),
+            "fingerprint": x.public_key.fingerprint, "limbs": x.public_key.L,
+            "scale": str(x.scale), "bound": str(x.bound)}
+    if isinstance(x, PackedImage):
+        meta["kind"] = "packed"
+        meta["layout"] = x.layout.to_json()
+    else:
+        meta["kind"] = "array"
+        meta["shape"] = list(x.shape)
+    return meta
+
+
+def _write(x, f) -> None:
+    if not isinstance(x, (EncryptedArray, PackedImage)):
+        raise TypeError(f"cannot save {type(x).__name__}")
+    meta = np.frombuffer(json.dumps(_meta(x)).encode(), dtype=np.uint8)
+    np.savez(f, meta=meta, data=x.data)
+
+
+def to_bytes(x) -> bytes:
+    buf = io.BytesIO()
+    _write(x, buf)
+    return buf.getvalue()
+
+
+def save(x, path) -> None:
+    path = Path(path)
+    if path.suffix != ".npz":
+        raise ValueError(f"encrypted arrays are saved as .npz files, got {path.name!r}")
+    fd, tmp = tempfile.mkstemp(dir=path.parent or ".", prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            _write(x, f)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+def _read(src, public_key: PublicKey | None, name: str):
+    try:
+        with np.load(src, allow_pickle=False) as z:
+            if "meta" not in z.files or "data" not in z.files:
+                raise ValueError(f"{name}: not a hesift encrypted file (missing meta/data)")
+            meta = json.loads(bytes(z["meta"]).decode())
+            data = z["data"]
+    except (zipfile.BadZipFile, EOFError, OSError, json.JSONDecodeError, UnicodeDecodeError,
+            KeyError) as e:
+        raise ValueError(f"{name}: corrupted or truncated encrypted file ({e})") from None
+    except ValueError as e:
+        if "hesift" in str(e):
+            raise
+        raise ValueError(f"{name}: corrupted or truncated encrypted file ({e})") from None
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise ValueError(f"{name}: not a hesift encrypted file")
+    if meta.get("version") != VERSION:
+        raise ValueError(f"{name}: unsupported file version {meta.get('version')!r}")
+    try:
+        n = int(meta["n"], 16)
+        scale, bound, limbs = int(meta["scale"]), int(meta["bound"]), int(meta["limbs"])
+    except (KeyError, TypeError, ValueError):
+        raise ValueError(f"{name}: corrupted metadata") from None
+    pub = PublicKey(n)
+    if meta.get("fingerprint") != pub.fingerprint:
+        raise ValueError(f"{name}: corrupted metadata (fingerprint does not match n)")
+    if public_key is not None and public_key.n != n:
+        raise ValueError(f"{name} was encrypted under key {pub.fingerprint}, not the given key "
+                         f"{public_key.fingerprint}")
+    pub = public_key or pub
+    if limbs != pub.L or data.dtype != np.uint64 or data.ndim < 1 or data.shape[-1] != pub.L:
+        raise ValueError(f"{name}: limb count does not match the key ({pub.L} expected)")
+    if scale < 1 or bound < 0:
+        raise ValueError(f"{name}: corrupted metadata (scale/bound)")
+    data = np.ascontiguousarray(data)
+    bad = pub.mod.check_range(data.reshape(-1, pub.L)) if data.size else -1
+    if bad >= 0:
+        raise ValueError(f"{name}: ciphertext #{bad} is not a valid ciphertext (outside [1, n^2))")
+    if meta.get("kind") == "packed":
+        lay = Layout.from_json(meta.get("layout", {}))
+        if data.ndim != 3 or data.shape[1] != lay.M:
+            raise ValueError(f"{name}: data does not match its packed layout")
+        return PackedImage(pub, data, lay, scale, bound)
+    if meta.get("kind") != "array":
+        raise ValueError(f"{name}: unknown kind {meta.get('kind')!r}")
+    if list(data.shape[:-1]) != list(meta.get("shape", [])):
+        raise ValueError(f"{name}: data shape does not match its metadata")
+    return EncryptedArray(pub, data, scale, bound)
+
+
+def load(path, public_key: PublicKey | None = None):
+    """Load an EncryptedArray or PackedImage saved with ``save``."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"no such file: {path}")
+    return _read(str(path), public_key, str(path))
+
+
+def from_bytes(data: bytes, public_key: PublicKey | None = None):
+    return _read(io.BytesIO(data), public_key, "message")
+
+
+def _rebuild_array(n, data, scale, bound):
+    return EncryptedArray(PublicKey(n), data, scale, bound)
+
+
+def _rebuild_packed(n, data, layout, scale, bound):
+    return PackedImage(PublicKey(n), data, Layout.from_json(layout), scale, bound)

@@ -1,0 +1,151 @@
+"""Feature extractors for the gallery and (de)serialisation of keypoints.
+
+An extractor is any callable ``gray_uint8_image -> (keypoints, descriptors)``.
+It may carry a ``feature_id`` string: the gallery records it and refuses to
+mix features from different extractors (their descriptors are not comparable).
+The default is :class:`HESIFTExtractor` - SIFT whose scale space is computed on
+Paillier ciphertexts.  :class:`ReferenceExtractor` runs the bit-identical
+plaintext pipeline, so both share one ``feature_id`` and one gallery.
+"""
+
+from __future__ import annotations
+
+import io
+import threading
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import cv2
+import numpy as np
+
+__all__ = [
+    "Extractor",
+    "HESIFTExtractor",
+    "ReferenceExtractor",
+    "array_to_keypoints",
+    "feature_id_of",
+    "keypoints_to_rows",
+    "npy_bytes",
+    "npy_load",
+]
+
+Extractor = Callable[[np.ndarray], tuple[Sequence[cv2.KeyPoint], np.ndarray]]
+
+#: Both HESIFT and sift_reference produce these features (bit-identical).
+SIFT_FEATURE_ID = "hesift-sift-v1"
+
+
+def _params_tag(params: dict[str, Any]) -> str:
+    return ",".join(f"{k}={params[k]!r}" for k in sorted(params))
+
+
+def feature_id_of(extractor: Extractor) -> str:
+    """The extractor's declared ``feature_id``, or one derived from its name."""
+    fid = getattr(extractor, "feature_id", None)
+    if isinstance(fid, str) and fid:
+        return fid
+    name = getattr(extractor, "__qualname__", None) or type(extractor).__qualname__
+    return f"custom:{getattr(extractor, '__module__', '?')}.{name}"
+
+
+class HESIFTExtractor:
+    """SIFT on an encrypted scale space (``hesift.HESIFT``), one key pair per extractor.
+
+    The key pair is generated lazily on first use (2048-bit by default, the
+    smallest size we call secure).  ``key_bits < 2048`` needs ``insecure=True``:
+    it is for tests and demos only.  The key never leaves this object.
+    """
+
+    def __init__(
+        self,
+        key_bits: int = 2048,
+        *,
+        keypair: Any = None,
+        insecure: bool = False,
+        progress: bool = False,
+        **sift_params: Any,
+    ) -> None:
+        if keypair is None and key_bits < 2048 and not insecure:
+            raise ValueError(
+                f"a {key_bits}-bit Paillier key is not secure; use >= 2048 "
+                "or pass insecure=True (tests/demos only)"
+            )
+        self.key_bits = int(key_bits)
+        self.insecure = bool(insecure)
+        self.progress = progress
+        self.sift_params = dict(sift_params)
+        self._keypair = keypair
+        self._lock = threading.Lock()
+        self.feature_id = SIFT_FEATURE_ID + (
+            f"[{_params_tag(self.sift_params)}]" if self.sift_params else ""
+        )
+
+    def keypair(self) -> Any:
+        with self._lock:
+            if self._keypair is None:
+                import hepaillier_core as hc
+
+                kw = {"insecure": True} if self.key_bits < 2048 else {}
+                self._keypair = hc.generate_keypair(self.key_bits, **kw)
+            return self._keypair
+
+    def __call__(self, gray: np.ndarray) -> tuple[Sequence[cv2.KeyPoint], np.ndarray]:
+        from hesift.sift import HESIFT
+
+        params = dict(self.sift_params)
+        if self.progress:
+            params["progress"] = self.progress
+        return HESIFT(gray, keypair=self.keypair(), **params)
+
+    def __repr__(self) -> str:  # never shows the key
+        return f"HESIFTExtractor(key_bits={self.key_bits}, params={self.sift_params})"
+
+
+class ReferenceExtractor:
+    """The plaintext twin of HESIFT (``hesift.sift_reference``): same features, much faster.
+
+    For evaluation and tests of retrieval logic, where encryption is not the
+    subject.  It gives no privacy: the image is processed in the clear.
+    """
+
+    def __init__(self, **sift_params: Any) -> None:
+        self.sift_params = dict(sift_params)
+        self.feature_id = SIFT_FEATURE_ID + (
+            f"[{_params_tag(self.sift_params)}]" if self.sift_params else ""
+        )
+
+    def __call__(self, gray: np.ndarray) -> tuple[Sequence[cv2.KeyPoint], np.ndarray]:
+        from hesift.sift import sift_reference
+
+        return sift_reference(gray, **self.sift_params)
+
+    def __repr__(self) -> str:
+        return f"ReferenceExtractor(params={self.sift_params})"
+
+
+def keypoints_to_rows(kps: Sequence[cv2.KeyPoint]) -> np.ndarray:
+    """(N, 7) float32: x, y, size, angle, response, octave, class_id."""
+    if len(kps) == 0:
+        return np.empty((0, 7), np.float32)
+    return np.array(
+        [(k.pt[0], k.pt[1], k.size, k.angle, k.response, k.octave, k.class_id) for k in kps],
+        dtype=np.float32,
+    )
+
+
+def array_to_keypoints(rows: np.ndarray) -> list[cv2.KeyPoint]:
+    return [
+        cv2.KeyPoint(float(x), float(y), float(s), float(a), float(r), int(o), int(c))
+        for x, y, s, a, r, o, c in rows
+    ]
+
+
+def npy_bytes(a: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    np.save(buf, np.ascontiguousarray(a), allow_pickle=False)
+    return buf.getvalue()
+
+
+def npy_load(b: bytes) -> np.ndarray:
+    """Load an array saved by :func:`npy_bytes`; never unpickles."""
+    return np.load(io.BytesIO(b), allow_pickle=False)

@@ -1,0 +1,129 @@
+"""Integer filter kernels with exact fixed-point sums.
+
+Encrypted filters can only use integer weights, so every kernel here is an
+int64 array.  Gaussian taps are quantised so they sum to exactly 2**frac_bits
+(the rounding residue goes to the centre tap): every blur then has the same
+scale and a difference of two blurs has no brightness bias (DESIGN §6).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+
+def gaussian_radius(sigma: float) -> int:
+    """Kernel radius OpenCV picks for a float image: ksize = round(8 sigma + 1) | 1."""
+    if not sigma > 0 or not math.isfinite(sigma):
+        raise ValueError(f"sigma must be a positive finite number, got {sigma!r}")
+    ksize = int(round(sigma * 8 + 1)) | 1
+    return ksize // 2
+
+
+def gaussian_taps(sigma: float, frac_bits: int, radius: int | None = None) -> np.ndarray:
+    """Symmetric 1-D Gaussian taps (int64) summing to exactly 2**frac_bits."""
+    if not 1 <= frac_bits <= 30:
+        raise ValueError(f"frac_bits must be in 1..30, got {frac_bits}")
+    r = gaussian_radius(sigma) if radius is None else int(radius)
+    if r < 0:
+        raise ValueError("radius must be >= 0")
+    x = np.arange(-r, r + 1, dtype=np.float64)
+    g = np.exp(-(x * x) / (2.0 * sigma * sigma))
+    g /= g.sum()
+    total = 1 << frac_bits
+    q = np.floor(g * total + 0.5).astype(np.int64)
+    q[r] += total - int(q.sum())
+    if q[r] < 0:
+        raise ValueError("frac_bits too small for this sigma: the centre tap went negative")
+    return q
+
+
+def box_taps(size: int) -> np.ndarray:
+    """1-D box of ones (sum = size)."""
+    if size < 1:
+        raise ValueError("box size must be >= 1")
+    return np.ones(int(size), dtype=np.int64)
+
+
+# --- derivative, Laplacian and morphology kernels (integer, OpenCV conventions) ---
+
+#: Separable derivative filters: (derivative taps, smoothing taps).  The
+#: derivative runs along the differentiated axis, the smoothing across it, so
+#: ``sobel_x = outer(smooth, deriv)`` equals ``cv2.Sobel(img, dx=1, dy=0, ksize=3)``.
+DERIVATIVE_TAPS: dict[str, tuple[tuple[int, ...], tuple[int, ...]]] = {
+    "sobel": ((-1, 0, 1), (1, 2, 1)),
+    "scharr": ((-1, 0, 1), (3, 10, 3)),
+    "prewitt": ((-1, 0, 1), (1, 1, 1)),
+}
+
+
+def derivative_taps(name: str) -> tuple[np.ndarray, np.ndarray]:
+    """(derivative, smoothing) 1-D int64 taps of a separable gradient filter."""
+    try:
+        d, s = DERIVATIVE_TAPS[name]
+    except KeyError:
+        raise ValueError(
+            f"unknown derivative filter {name!r}; choose from {sorted(DERIVATIVE_TAPS)}"
+        ) from None
+    return np.array(d, dtype=np.int64), np.array(s, dtype=np.int64)
+
+
+def roberts_kernels() -> tuple[np.ndarray, np.ndarray]:
+    """Roberts cross 2x2 kernels (anchor at [1, 1], as cv2.filter2D places it)."""
+    kx = np.array([[1, 0], [0, -1]], dtype=np.int64)
+    ky = np.array([[0, 1], [-1, 0]], dtype=np.int64)
+    return kx, ky
+
+
+def laplacian_kernel(ksize: int = 1) -> np.ndarray:
+    """The kernel cv2.Laplacian uses for ksize 1 (4-neighbour) or 3."""
+    if ksize == 1:
+        return np.array([[0, 1, 0], [1, -4, 1], [0, 1, 0]], dtype=np.int64)
+    if ksize == 3:
+        return np.array([[2, 0, 2], [0, -8, 0], [2, 0, 2]], dtype=np.int64)
+    raise ValueError(f"laplacian ksize must be 1 or 3, got {ksize}")
+
+
+SE_SHAPES = ("rect", "cross", "ellipse")
+
+
+def structuring_element(shape: str = "rect", size: int | tuple[int, int] = 3) -> np.ndarray:
+    """0/1 int64 structuring element, identical to cv2.getStructuringElement."""
+    import cv2
+
+    shapes = {"rect": cv2.MORPH_RECT, "cross": cv2.MORPH_CROSS, "ellipse": cv2.MORPH_ELLIPSE}
+    if shape not in shapes:
+        raise ValueError(f"unknown structuring element shape {shape!r}; choose from {SE_SHAPES}")
+    h, w = (size, size) if isinstance(size, int) else size
+    if not (1 <= h <= 99 and 1 <= w <= 99):
+        raise ValueError(f"structuring element size must be in 1..99, got {h}x{w}")
+    se = cv2.getStructuringElement(shapes[shape], (int(w), int(h)))
+    return se.astype(np.int64)
+
+
+def as_int_kernel(kernel, *, ndim: int = 2) -> np.ndarray:
+    """Validate a user kernel: finite integers, non-empty, ``ndim`` dimensions."""
+    k = np.asarray(kernel)
+    if k.ndim != ndim or k.size == 0:
+        raise ValueError(f"kernel must be a non-empty {ndim}-D array, got shape {k.shape}")
+    if k.dtype.kind == "f":
+        if not np.all(np.isfinite(k)) or not np.all(k == np.round(k)):
+            raise ValueError("kernel has non-integer taps; quantise it (see filter2d frac_bits)")
+    elif k.dtype.kind not in "iub":
+        raise ValueError(f"kernel must be numeric, got dtype {k.dtype}")
+    if np.abs(k).max(initial=0) >= 2**31:
+        raise ValueError("kernel taps must be below 2**31 in magnitude")
+    return k.astype(np.int64)
+
+
+def parse_kernel(text: str) -> np.ndarray:
+    """Parse "1 2 1; 2 4 2; 1 2 1" (rows by ';', taps by spaces or commas)."""
+    rows = [r.replace(",", " ").split() for r in text.strip().split(";") if r.strip()]
+    if not rows or any(len(r) != len(rows[0]) for r in rows):
+        raise ValueError(f"kernel {text!r}: rows must be non-empty and of equal length")
+    try:
+        values = [[float(v) for v in r] for r in rows]
+    except ValueError:
+        raise ValueError(f"kernel {text!r}: taps must be numbers") from None
+    return np.array(values, dtype=np.float64)

@@ -1,0 +1,187 @@
+"""SIFT parameters and the per-octave integer plan both parties agree on.
+
+Every number the encrypted pipeline needs (blur taps, padding, fixed-point
+scales, slot widths) is derived here from the parameters and the image size
+alone, so the key owner, the evaluator and the plaintext reference can never
+disagree about it.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from hesift.kernels import gaussian_taps
+
+#: OpenCV's constants (sift.simd.hpp).
+SIFT_INIT_SIGMA = 0.5
+SIFT_IMG_BORDER = 5
+SIFT_MAX_INTERP_STEPS = 5
+SIFT_ORI_HIST_BINS = 36
+SIFT_ORI_SIG_FCTR = 1.5
+SIFT_ORI_RADIUS = 4.5
+SIFT_ORI_PEAK_RATIO = 0.8
+SIFT_DESCR_WIDTH = 4
+SIFT_DESCR_HIST_BINS = 8
+SIFT_DESCR_SCL_FCTR = 3.0
+SIFT_DESCR_MAG_THR = 0.2
+SIFT_INT_DESCR_FCTR = 512.0
+
+#: Default fractional bits of the quantised Gaussian taps (chosen by
+#: benchmarks/sift_quality.py: quality saturates here, see docs/sift_quality.md).
+DEFAULT_FRAC_BITS = 8
+#: Fractional bits kept when the key owner rounds an octave's next base.
+DEFAULT_BASE_FRAC_BITS = 4
+
+
+@dataclass(frozen=True)
+class SiftParams:
+    """OpenCV's SIFT parameters plus the two fixed-point choices of the integer pipeline."""
+
+    nfeatures: int = 0
+    nOctaveLayers: int = 3
+    contrastThreshold: float = 0.04
+    edgeThreshold: float = 10.0
+    sigma: float = 1.6
+    enable_upsample: bool = True
+    frac_bits: int = DEFAULT_FRAC_BITS
+    base_frac_bits: int = DEFAULT_BASE_FRAC_BITS
+
+    def __post_init__(self) -> None:
+        checks = [
+            (isinstance(self.nfeatures, (int, np.integer)) and self.nfeatures >= 0,
+             "nfeatures must be an int >= 0"),
+            (isinstance(self.nOctaveLayers, (int, np.integer)) and 1 <= self.nOctaveLayers <= 10,
+             "nOctaveLayers must be an int in 1..10"),
+            (_finite(self.contrastThreshold) and self.contrastThreshold >= 0,
+             "contrastThreshold must be a finite number >= 0"),
+            (_finite(self.edgeThreshold) and self.edgeThreshold > 0,
+             "edgeThreshold must be a finite number > 0"),
+            (_finite(self.sigma) and self.sigma > 0, "sigma must be a finite number > 0"),
+            (isinstance(self.frac_bits, (int, np.integer)) and 2 <= self.frac_bits <= 14,
+             "frac_bits must be an int in 2..14"),
+            (isinstance(self.base_frac_bits, (int, np.integer)) and 0 <= self.base_frac_bits <= 8,
+             "base_frac_bits must be an int in 0..8"),
+        ]
+        for ok, msg in checks:
+            if not ok:
+                raise ValueError(msg)
+
+    @property
+    def n_levels(self) -> int:
+        """Gaussian levels per octave (OpenCV: nOctaveLayers + 3)."""
+        return self.nOctaveLayers + 3
+
+    def level_sigmas(self) -> list[float]:
+        """Total blur of each level in octave-local pixels: sigma * k**i."""
+        k = 2.0 ** (1.0 / self.nOctaveLayers)
+        return [self.sigma * k**i for i in range(self.n_levels)]
+
+
+def _finite(x: object) -> bool:
+    return isinstance(x, (int, float, np.integer, np.floating)) and math.isfinite(float(x))
+
+
+@dataclass(frozen=True)
+class OctavePlan:
+    """What one octave's encrypted job computes, in integers.
+
+    The base image B (values in [0, base_bound], meaning B / base_scale grey
+    levels) is blurred once per level with ``taps[i]`` along x and y; level i
+    then carries the scale ``base_scale * 2**(2 f)``.  ``taps[0]`` is None for
+    octaves > 0, whose level 0 is the base itself (times 2**(2 f)).
+    """
+
+    octave: int
+    shape: tuple[int, int]
+    base_scale: int
+    frac_bits: int
+    taps: tuple[np.ndarray | None, ...] = field(repr=False)
+
+    @property
+    def base_bound(self) -> int:
+        return 255 * self.base_scale
+
+    @property
+    def level_scale(self) -> int:
+        return self.base_scale << (2 * self.frac_bits)
+
+    @property
+    def level_bound(self) -> int:
+        """Every Gaussian level lies in [0, level_bound] (non-negative taps summing to 2**2f)."""
+        return self.base_bound << (2 * self.frac_bits)
+
+    @property
+    def pad(self) -> int:
+        """Reflect-101 padding the base needs: the largest blur radius of the octave."""
+        return max((len(t) // 2 for t in self.taps if t is not None), default=0)
+
+    @property
+    def bits_per_slot(self) -> int:
+        """Slot width for the DoG levels.
+
+        G_{i+1} - G_i is bounded by level_bound, but the core tracks the bound
+        of a difference as the sum of both bounds, so the slot must hold
+        +-2*level_bound: bit_length(2*level_bound) magnitude bits plus a sign bit.
+        """
+        return (2 * self.level_bound).bit_length() + 1
+
+
+def n_octaves(base_shape: tuple[int, int], upsampled: bool) -> int:
+    """OpenCV: cvRound(log2(min side of the (upsampled) base) - 2) - firstOctave."""
+    m = min(base_shape)
+    return int(round(math.log(m) / math.log(2.0) - 2)) + (1 if upsampled else 0)
+
+
+def octave_shape(base_shape: tuple[int, int], octave: int) -> tuple[int, int]:
+    h, w = base_shape
+    return (h >> octave, w >> octave)
+
+
+def octave_has_interior(shape: tuple[int, int]) -> bool:
+    """An octave (and every later one) can hold keypoints only if it has interior pixels."""
+    return min(shape) > 2 * SIFT_IMG_BORDER
+
+
+def trimmed_taps(sigma: float, frac_bits: int) -> np.ndarray:
+    """gaussian_taps with zero taps dropped from both ends (they cost padding, not accuracy)."""
+    t = gaussian_taps(sigma, frac_bits)
+    nz = np.flatnonzero(t)
+    r = len(t) // 2
+    keep = max(r - int(nz[0]), 0)
+    return t[r - keep : r + keep + 1].copy()
+
+
+def make_plan(params: SiftParams, base_shape: tuple[int, int], octave: int) -> OctavePlan:
+    """The integer plan of one octave (base_shape: shape of octave 0's base)."""
+    f = params.frac_bits
+    sig = params.level_sigmas()
+    if octave == 0:
+        beta = SIFT_INIT_SIGMA * (2.0 if params.enable_upsample else 1.0)
+        rho0 = math.sqrt(max(sig[0] ** 2 - beta**2, 0.01))
+        rhos = [math.sqrt(rho0**2 + s**2 - sig[0] ** 2) for s in sig]
+        taps: list[np.ndarray | None] = [trimmed_taps(r, f) for r in rhos]
+        base_scale = 16 if params.enable_upsample else 1
+    else:
+        taps = [None] + [trimmed_taps(math.sqrt(s**2 - sig[0] ** 2), f) for s in sig[1:]]
+        base_scale = 1 << params.base_frac_bits
+    return OctavePlan(
+        octave=octave,
+        shape=octave_shape(base_shape, octave),
+        base_scale=base_scale,
+        frac_bits=f,
+        taps=tuple(taps),
+    )
+
+
+def plans_for(params: SiftParams, base_shape: tuple[int, int]) -> list[OctavePlan]:
+    """Plans of every octave that can hold keypoints (later, smaller ones cannot)."""
+    out = []
+    for o in range(n_octaves(base_shape, params.enable_upsample)):
+        shape = octave_shape(base_shape, o)
+        if not octave_has_interior(shape):
+            break
+        out.append(make_plan(params, base_shape, o))
+    return out
