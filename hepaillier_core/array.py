@@ -16,7 +16,7 @@ from collections.abc import Iterator, Sequence
 import numpy as np
 
 from . import _core
-from .encoding import as_int_weights, int_scalar, max_abs, residues, to_int_array
+from .encoding import as_int_weights, max_abs, residues, to_int_array
 from .keys import PublicKey
 from .parallel import run_batched
 

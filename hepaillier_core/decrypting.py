@@ -29,7 +29,7 @@ def _check_key(priv, x) -> None:
 
 def horner_plan(nbits: int, bound: int) -> tuple[int, int]:
     """(group, digit_bits) for decrypt-time packing; group 1 means plain decryption."""
-    w = bound.bit_length() + 1
+    w = max(2, bound.bit_length() + 1)
     group = (nbits - 2) // w
     # k values per decryption cost ~k*(w+3) small products instead of k*1.5*nbits
     if group < 3 or w > 62:

@@ -218,12 +218,12 @@ class _ShortEncryptor:
 
 
 def _table_window(prime_bits: int) -> int:
-    """Largest comb window whose table for one prime stays within 16 MiB."""
+    """Largest comb window whose table for one prime stays within 28 MiB."""
     entry = _core.nlimbs(1 << (2 * prime_bits)) * 8
     best = 4
     for w in range(4, 13):
         size = -(-prime_bits // w) * ((1 << w) - 1) * entry
-        if size <= 16 << 20:
+        if size <= 28 << 20:
             best = w
     return best
 

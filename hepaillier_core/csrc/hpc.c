@@ -454,25 +454,36 @@ void hpc_fb_free(hpc_fbtab *tb) {
     tb->tab = NULL;
 }
 
-/* r <- h^x in Montgomery form; returns number of products */
+/* r <- h^x in Montgomery form.  Table entries are far apart in memory, so the
+ * next one is prefetched while the current product runs. */
 static int fb_exp(const hpc_mod *m, const hpc_fbtab *tb, const mpz_t x, mp_limb_t *r,
                   mp_limb_t *t) {
     const int L = m->L, w = tb->w;
     size_t per = ((size_t)1 << w) - 1;
-    int started = 0;
-    for (int i = 0; i < tb->nwin; i++) {
-        unsigned long d = 0;
-        for (int b = w - 1; b >= 0; b--) d = (d << 1) | (unsigned long)mpz_tstbit(x, (mp_bitcnt_t)i * w + b);
+    const mp_limb_t *ents[1024];
+    int cnt = 0;
+    size_t xs = mpz_size(x);
+    const mp_limb_t *xl = mpz_limbs_read(x);
+    for (int i = 0; i < tb->nwin && cnt < 1024; i++) {
+        size_t bit = (size_t)i * w;
+        size_t li = bit / 64, off = bit % 64;
+        unsigned long long d = 0;
+        if (li < xs) d = xl[li] >> off;
+        if (off + w > 64 && li + 1 < xs) d |= xl[li + 1] << (64 - off);
+        d &= ((1ULL << w) - 1);
         if (!d) continue;
-        const mp_limb_t *ent = tb->tab + ((size_t)i * per + (d - 1)) * L;
-        if (started)
-            hpc_mont_mul(m, r, r, ent, t);
-        else {
-            memcpy(r, ent, L * sizeof(mp_limb_t));
-            started = 1;
-        }
+        ents[cnt++] = tb->tab + ((size_t)i * per + (d - 1)) * L;
     }
-    if (!started) memcpy(r, m->one, L * sizeof(mp_limb_t));
+    if (!cnt) {
+        memcpy(r, m->one, L * sizeof(mp_limb_t));
+        return HPC_OK;
+    }
+    memcpy(r, ents[0], L * sizeof(mp_limb_t));
+    for (int i = 1; i < cnt; i++) {
+        if (i + 1 < cnt)
+            for (int c = 0; c < L; c += 8) __builtin_prefetch(ents[i + 1] + c, 0, 0);
+        hpc_mont_mul(m, r, r, ents[i], t);
+    }
     return HPC_OK;
 }
 
