@@ -304,7 +304,6 @@ def _add_plain(img: PackedImage, other, negate: bool = False) -> PackedImage:
     if ints.dtype == object:
         raise OverflowError("plaintext operand too large for a packed image")
     bound = check_slot_bound(pub, lay, img.bound + max_abs(ints), "this addition")
-    R = img.data.shape[0]
     if ints.ndim == 0:
         # a constant over the whole canvas extent (padding included: it is part of the image)
         row = np.zeros((1, lay.capacity), dtype=np.int64)

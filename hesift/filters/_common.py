@@ -20,7 +20,7 @@ import hepaillier_core as hc
 #: An encrypted 2-D plane, packed or not.
 Encrypted = Union["hc.EncryptedArray", "hc.PackedImage"]
 #: One plane or several (e.g. R, G, B).
-EncryptedPlanes = Union[Encrypted, Sequence[Encrypted]]
+EncryptedPlanes = Union[Encrypted, Sequence[Encrypted]]  # noqa: UP007 (string forward refs)
 
 #: Most fractional bits a filter picks by itself (finer taps gain nothing
 #: visible: the quantisation error is already far below half a grey level).
@@ -68,14 +68,14 @@ def capacity(x: Encrypted) -> int:
     return int(x.public_key.n) // 2
 
 
-def check_gain(x: Encrypted, gain: int, op: str) -> None:
+def check_gain(x: Encrypted, gain: int, op: str, extra: int = 0) -> None:
     """Refuse, before any ciphertext work, an op whose bound would overflow.
 
     ``gain`` is the factor by which the op can multiply |plaintext| (the sum
-    of absolute taps, for a filter).  The core checks again; this gives the
-    user a message that names the operation.
+    of absolute taps, for a filter); ``extra`` is a constant added on top.
+    The core checks again; this gives the user a message naming the operation.
     """
-    need = int(x.bound) * int(gain)
+    need = int(x.bound) * int(gain) + abs(int(extra))
     cap = capacity(x)
     if need >= cap:
         bits = need.bit_length() + 1
@@ -85,7 +85,7 @@ def check_gain(x: Encrypted, gain: int, op: str) -> None:
             else "half the key modulus"
         )
         raise OverflowError(
-            f"{op}: values could reach {need} (input bound {x.bound} x gain {gain}), "
+            f"{op}: values could reach {need} (input bound {x.bound}, gain {gain}), "
             f"which does not fit {where}"
         )
 

@@ -97,6 +97,11 @@ class HESIFTExtractor:
             params["progress"] = self.progress
         return HESIFT(gray, keypair=self.keypair(), **params)
 
+    def encrypt(self, gray: np.ndarray) -> bytes:
+        """The image packed and encrypted under this extractor's public key, as bytes."""
+        _pub, priv = self.keypair()
+        return priv.encrypt(np.asarray(gray, np.int64), pack=True).to_bytes()
+
     def __repr__(self) -> str:  # never shows the key
         return f"HESIFTExtractor(key_bits={self.key_bits}, params={self.sift_params})"
 
