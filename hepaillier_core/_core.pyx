@@ -54,6 +54,7 @@ cdef extern from "hpc.h" nogil:
                         mp_limb_t *out, size_t K)
     int hpc_pub_encrypt_short(const hpc_mod *mn2, const hpc_fbtab *t, const mp_limb_t *n, int Ln,
                               int abits, const mp_limb_t *res, mp_limb_t *out, size_t K)
+    double hpc_bench_mont_mul(const hpc_mod *m, size_t iters, int square)
     int hpc_gm(const mp_limb_t *res, const mp_limb_t *n, int Ln, int L2, mp_limb_t *out, size_t K)
     int hpc_res_from_i64(const int64_t *v, const mp_limb_t *n, int Ln, mp_limb_t *out, size_t K)
     int hpc_res_to_i64(const mp_limb_t *res, const mp_limb_t *n, int Ln, int64_t *out, size_t K, size_t *overflow)
@@ -118,6 +119,13 @@ cdef class Mod:
     def _shape_ok(self, a):
         if a.ndim != 2 or a.shape[1] != self.L or a.dtype != np.uint64 or not a.flags.c_contiguous:
             raise ValueError(f"expected a C-contiguous uint64 array of shape (K, {self.L})")
+
+    def bench_mont_mul(self, size_t iters=20000, bint square=False) -> float:
+        """Seconds per bare Montgomery product at this modulus size (raw rate)."""
+        cdef double r
+        with nogil:
+            r = hpc_bench_mont_mul(&self.m, iters, square)
+        return r
 
     def check_range(self, a) -> int:
         """Index of the first element not in [1, N), or -1."""

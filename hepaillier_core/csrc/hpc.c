@@ -9,6 +9,7 @@
 #endif
 #include <errno.h>
 #include <fcntl.h>
+#include <time.h>
 #include <unistd.h>
 
 /* ------------------------------------------------------------------ */
@@ -865,4 +866,28 @@ int hpc_gm(const mp_limb_t *res, const mp_limb_t *n, int Ln, int L2, mp_limb_t *
     }
     mpz_clears(x, nz, NULL);
     return HPC_OK;
+}
+
+double hpc_bench_mont_mul(const hpc_mod *m, size_t iters, int square) {
+    const int L = m->L;
+    mp_limb_t *t = malloc(4 * L * sizeof(mp_limb_t));
+    if (!t) return -1.0;
+    mp_limb_t *a = t + 2 * L, *b = t + 3 * L;
+    memcpy(a, m->R2, L * sizeof(mp_limb_t));
+    memcpy(b, m->one, L * sizeof(mp_limb_t));
+    b[0] ^= 0x5555;
+    if (mpn_cmp(b, m->N, L) >= 0) mpn_sub_n(b, b, m->N, L);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (size_t i = 0; i < iters; i++) {
+        if (square)
+            hpc_mont_sqr(m, a, a, t);
+        else
+            hpc_mont_mul(m, a, a, b, t);
+    }
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    volatile mp_limb_t sink = a[0];
+    (void)sink;
+    free(t);
+    return ((t1.tv_sec - t0.tv_sec) + 1e-9 * (t1.tv_nsec - t0.tv_nsec)) / (double)iters;
 }

@@ -117,4 +117,7 @@ int hpc_pack_i64(const int64_t *v, size_t P, unsigned w, const mp_limb_t *n, int
 int hpc_unpack_i64(const mp_limb_t *res, const mp_limb_t *n, int Ln, size_t P, unsigned w,
                    int64_t *out, size_t K);
 
+/* Seconds per Montgomery product (the physical limit of every hot path). */
+double hpc_bench_mont_mul(const hpc_mod *m, size_t iters, int square);
+
 #endif
