@@ -9,7 +9,7 @@ from .array import EncryptedArray, concatenate, stack
 from .convolution import convolve2d, sepfilter2d, subsample2
 from .keys import PrivateKey, PublicKey, generate_keypair
 from .multiexp import COUNTERS, reset_counters
-from .packed import Layout, PackedImage
+from .packed import Layout, PackedImage, required_bits
 from .parallel import get_executor, get_workers, set_executor, set_workers
 from .serialization import from_bytes, load, save, to_bytes
 
@@ -29,6 +29,7 @@ __all__ = [
     "get_executor",
     "get_workers",
     "load",
+    "required_bits",
     "reset_counters",
     "save",
     "sepfilter2d",

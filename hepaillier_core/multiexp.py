@@ -86,15 +86,39 @@ def run_tiled(mod, bases_mont: np.ndarray, plan: TapPlan, K: int,
     neg_offset = bases_mont.shape[0] // 2 if plan.any_negative else 0
     mults = 0
     e = plan.exps()
+    from .parallel import chunk_bounds, get_executor, resolve_workers, run_tasks
+
     for lo in range(0, K, tile):
         hi = min(K, lo + tile)
         idx = plan.build_idx(base_idx_for(lo, hi), neg_offset)
-        res, m = run_batched(mod, "multiexp", [idx], [bases_mont, e], workers=workers,
-                             progress=progress, min_chunk=4)
+        if get_executor() == "process":
+            # ship each worker only the ciphertexts its rows read (tile plus halo)
+            bounds = chunk_bounds(hi - lo, resolve_workers(workers), 4)
+            tasks = [(mod, *compact(idx[a:b], bases_mont), e) for a, b in bounds]
+            parts = run_tasks(_multiexp_task, tasks, workers=workers, progress=progress,
+                              sizes=[b - a for a, b in bounds])
+            res = np.concatenate([p[0] for p in parts])
+            m = sum(int(p[1]) for p in parts)
+        else:
+            res, m = run_batched(mod, "multiexp", [idx], [bases_mont, e], workers=workers,
+                                 progress=progress, min_chunk=4)
         out[lo:hi] = res
         mults += m
     COUNTERS["mont_mults"] += mults
     return out, mults
+
+
+def _multiexp_task(mod, idx, bases, e):
+    return mod.multiexp(idx, bases, e)
+
+
+def compact(idx: np.ndarray, bases: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Re-index ``idx`` onto only the bases it uses (a tile plus its halo)."""
+    used = np.unique(idx[idx >= 0])
+    remap = np.full(bases.shape[0], -1, dtype=np.int64)
+    remap[used] = np.arange(len(used))
+    new = np.where(idx >= 0, remap[np.maximum(idx, 0)], -1)
+    return np.ascontiguousarray(new), np.ascontiguousarray(bases[used])
 
 
 def prepare_bases(pub, flat: np.ndarray, need_inverse: bool, workers=None) -> np.ndarray:
@@ -102,6 +126,7 @@ def prepare_bases(pub, flat: np.ndarray, need_inverse: bool, workers=None) -> np
     from .array import flat_invert
 
     mont = run_batched(pub.mod, "to_mont", [np.ascontiguousarray(flat)], workers=workers)
+    COUNTERS["mont_mults"] += flat.shape[0] * (4 if need_inverse else 1)
     if not need_inverse:
         return mont
     inv = flat_invert(pub, np.ascontiguousarray(flat), workers)

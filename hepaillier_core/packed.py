@@ -22,7 +22,7 @@ from . import _core
 from .array import EncryptedArray, flat_invert, flat_mulmod, flat_scale, same_key
 from .encoding import check_scale, int_scalar, max_abs, to_int_array
 from .keys import PublicKey
-from .multiexp import TapPlan, prepare_bases, run_tiled
+from .multiexp import COUNTERS, TapPlan, prepare_bases, run_tiled
 from .parallel import run_batched
 
 PAD_MODES = {"constant": "constant", "reflect": "reflect", "replicate": "edge"}
@@ -76,6 +76,15 @@ def check_slot_bound(pub: PublicKey, lay: Layout, bound: int, what: str) -> int:
             f"(this {pub.bits}-bit key allows up to {pub.bits - 2}, with fewer pixels per "
             "ciphertext)")
     return bound
+
+
+def required_bits(bound: int, *kernels) -> int:
+    """Slot width for values up to ``bound`` after applying ``kernels`` in turn
+    (each multiplies the bound by its L1 norm), plus the sign bit."""
+    b = int(bound)
+    for k in kernels:
+        b *= int(np.abs(np.asarray(k, dtype=np.int64)).sum())
+    return max(2, b.bit_length() + 1)
 
 
 def plan_layout(pub: PublicKey, canvas_w: int, w: int, headroom: int,
@@ -401,7 +410,8 @@ def _raised_bases(img: PackedImage, umax: int, workers=None):
         if len(cts) == 0:
             continue
         sel = np.ascontiguousarray(img.data[:, cts].reshape(-1, pub.L))
-        raised, _ = run_batched(pub.mod, "pow2k", [sel], [q * lay.w], workers=workers)
+        raised, mults = run_batched(pub.mod, "pow2k", [sel], [q * lay.w], workers=workers)
+        COUNTERS["mont_mults"] += mults
         pos = np.full(M, -1, dtype=np.int64)
         pos[cts] = np.arange(len(cts))
         offsets[q] = (count, pos, len(cts))

@@ -131,6 +131,28 @@ def run_batched(
     return np.concatenate(results, axis=0)
 
 
+def run_tasks(fn, tasks: Sequence[tuple], *, workers: int | None = None,
+              allow_process: bool = True, progress=None, sizes: Sequence[int] | None = None):
+    """Run ``fn(*task)`` for each task (module-level fn), results in task order."""
+    w = resolve_workers(workers)
+    kind = get_executor() if allow_process else "thread"
+    if w == 1 or len(tasks) <= 1:
+        out = []
+        for i, t in enumerate(tasks):
+            out.append(fn(*t))
+            if progress and sizes:
+                progress(sizes[i])
+        return out
+    pool = _pool(kind, w)
+    futures = [pool.submit(fn, *t) for t in tasks]
+    out = []
+    for i, f in enumerate(futures):
+        out.append(f.result())
+        if progress and sizes:
+            progress(sizes[i])
+    return out
+
+
 def make_progress(progress, total: int, desc: str):
     """Normalise the ``progress=`` argument: True -> tqdm bar, callable -> itself."""
     if not progress or total <= 0:
