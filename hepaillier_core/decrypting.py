@@ -15,7 +15,7 @@ import numpy as np
 from . import _core
 from .array import EncryptedArray
 from .encoding import apply_scale, from_residues
-from .packed import PackedImage, decode_rows
+from .packed import PackedImage
 from .parallel import make_progress, run_batched
 
 
@@ -89,11 +89,45 @@ def decrypt_any(priv, x, *, workers=None, progress=False) -> np.ndarray:
     flat = np.ascontiguousarray(rows.reshape(-1, pub.L))
     cb, done = make_progress(progress, flat.shape[0], "decrypt")
     try:
-        res = run_batched(priv.owner, "decrypt", [flat], workers=workers, allow_process=False,
-                          progress=cb)
+        slots = _decrypt_slots(priv, lay, flat, x.bound, workers, cb)
     finally:
         done()
-    return apply_scale(decode_rows(pub, lay, res, lay.height), x.scale)
+    cols = slots.reshape(lay.height, lay.M, lay.P).transpose(0, 2, 1)
+    cols = cols.reshape(lay.height, lay.P * lay.M)[:, lay.x0:lay.x0 + lay.width]
+    return apply_scale(np.ascontiguousarray(cols), x.scale)
+
+
+def _decrypt_slots(priv, lay, flat: np.ndarray, bound: int, workers, progress) -> np.ndarray:
+    """(K, L) packed ciphertexts -> (K, P) slot values.
+
+    When the static bound needs far fewer bits than the slot width, k
+    ciphertexts share one decryption: prod c_j^(2^(j wb)) puts k small
+    values into every slot as signed wb-bit digits.
+    """
+    pub = priv.public_key
+    K = flat.shape[0]
+    wb = max(2, bound.bit_length() + 1)
+    k = lay.w // wb
+    if k < 2 or K < 2:
+        res = run_batched(priv.owner, "decrypt", [flat], workers=workers, allow_process=False,
+                          progress=progress)
+        return _core.unpack_i64(res, pub.n, lay.P, lay.w)
+    pad = (-K) % k
+    src = flat if not pad else np.concatenate([flat, np.tile(_one(pub.L), (pad, 1))])
+    res = run_batched(_Horner(priv.owner, k, wb), "run", [src.reshape(-1, k, pub.L)],
+                      workers=workers, allow_process=False, progress=progress)
+    packed = _core.unpack_i64(res, pub.n, lay.P, lay.w)  # (groups, P): k digits per slot
+    digits = np.empty(packed.shape + (k,), dtype=np.int64)
+    v = packed.copy()
+    half, full = 1 << (wb - 1), 1 << wb
+    for j in range(k):
+        d = ((v + half) & (full - 1)) - half
+        digits[..., j] = d
+        v = (v - d) >> wb
+    if np.abs(digits).max(initial=0) > bound:
+        raise ValueError("decrypted values exceed the image's declared bound: the ciphertexts "
+                         "do not match their metadata (corrupted or forged)")
+    return digits.transpose(0, 2, 1).reshape(-1, lay.P)[:K]
 
 
 def decrypt_image(priv, x, dtype=np.uint8, *, workers=None, progress=False) -> np.ndarray:
