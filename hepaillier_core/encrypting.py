@@ -15,12 +15,8 @@ def encrypt_any(pub, priv, values, scale: int = 1, *, pack: bool = False,
     if pack:
         from .packed import encrypt_packed
 
-        cb, done = make_progress(progress, 1, "encrypt")
-        try:
-            return encrypt_packed(pub, priv, values, scale, short_exponent=short_exponent,
-                                  workers=workers, **pack_options)
-        finally:
-            done()
+        return encrypt_packed(pub, priv, values, scale, short_exponent=short_exponent,
+                              workers=workers, progress=progress, **pack_options)
     if pack_options:
         raise TypeError(f"options {sorted(pack_options)} only apply with pack=True")
     ints = to_int_array(values, scale)
