@@ -48,7 +48,10 @@ def check_plane(x: Any, what: str = "input") -> None:
 
 
 def per_channel(fn: F) -> F:
-    """Let a single-plane op take a list/tuple of planes (colour) and map over it."""
+    """Let a single-plane op take a list/tuple of planes (colour) and map over it.
+
+    Also checks that each plane really is an encrypted 2-D plane.
+    """
 
     @functools.wraps(fn)
     def wrapper(x, *args, **kwargs):
@@ -56,6 +59,7 @@ def per_channel(fn: F) -> F:
             if not x:
                 raise ValueError("empty list of planes")
             return [fn(p, *args, **kwargs) for p in x]
+        check_plane(x)
         return fn(x, *args, **kwargs)
 
     return wrapper  # type: ignore[return-value]

@@ -18,10 +18,10 @@ from hesift.sift.params import (
 _FLT_EPSILON = float(np.finfo(np.float32).eps)
 
 
-def _raw_histograms(img, px, py, cos_t, sin_t, radius) -> np.ndarray:
-    """Un-normalised (K, d*d*n) histograms for keypoints sharing one radius."""
-    d, n = SIFT_DESCR_WIDTH, SIFT_DESCR_HIST_BINS
-    k = len(px)
+def _samples(img, px, py, cos_t, sin_t, radius):
+    """Rotated bin coordinates, weighted magnitudes and gradients of the window samples
+    of keypoints sharing one radius (arrays K x S)."""
+    d = SIFT_DESCR_WIDTH
     off = np.arange(-radius, radius + 1)
     oi, oj = (a.ravel() for a in np.meshgrid(off, off, indexing="ij"))
     c_rot = oj[None, :] * cos_t[:, None] - oi[None, :] * sin_t[:, None]
@@ -34,10 +34,11 @@ def _raw_histograms(img, px, py, cos_t, sin_t, radius) -> np.ndarray:
     valid &= (rbin > -1) & (rbin < d) & (cbin > -1) & (cbin < d)
     w = np.exp((c_rot * c_rot + r_rot * r_rot) * (-1.0 / (d * d * 0.5)))
     mag = np.sqrt(dx * dx + dy * dy) * w * valid
-    return rbin, cbin, mag, dx, dy, valid, k, d, n
+    return rbin, cbin, mag, dx, dy, valid
 
 
 def _vote(rbin, cbin, obin, mag, k, d, n) -> np.ndarray:
+    """Trilinear votes into (d+2) x (d+2) x (n+2) bins, folded to K x d*d*n (OpenCV's layout)."""
     r0 = np.floor(rbin).astype(np.int64)
     c0 = np.floor(cbin).astype(np.int64)
     o0 = np.floor(obin).astype(np.int64)
@@ -97,7 +98,7 @@ def descriptors(img: np.ndarray, ptf: np.ndarray, ori: np.ndarray, scl: np.ndarr
         sel = np.flatnonzero(radius == rad)
         for part in chunks(len(sel), (2 * int(rad) + 1) ** 2, budget=1 << 20):
             idx = sel[part]
-            rbin, cbin, mag, dx, dy, valid, kk, _, _ = _raw_histograms(
+            rbin, cbin, mag, dx, dy, valid = _samples(
                 img, px[idx], py[idx], cos_t[idx], sin_t[idx], int(rad)
             )
             obin = (orientation_deg(dx, dy) - ori[idx, None].astype(np.float64)) * bins_per_deg
@@ -105,5 +106,5 @@ def descriptors(img: np.ndarray, ptf: np.ndarray, ori: np.ndarray, scl: np.ndarr
             rbin = np.where(valid, rbin, 0.0)
             cbin = np.where(valid, cbin, 0.0)
             obin = np.where(valid, obin, 0.0)
-            out[idx] = _normalise(_vote(rbin, cbin, obin, mag, kk, d, n))
+            out[idx] = _normalise(_vote(rbin, cbin, obin, mag, len(idx), d, n))
     return out

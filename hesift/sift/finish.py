@@ -23,6 +23,19 @@ def finish_octave(
     ``dogs`` is the (nOctaveLayers + 2, H, W) int64 DoG stack and ``g0`` the
     level-0 Gaussian, both at scale ``plan.level_scale``.
     """
+    kps, levels = detect_and_describe(params, plan, dogs, g0)
+    nb = next_base(levels[params.nOctaveLayers], plan.level_scale, 1 << params.base_frac_bits)
+    return kps, nb
+
+
+def detect_and_describe(
+    params: SiftParams, plan: OctavePlan, dogs: np.ndarray, g0: np.ndarray
+) -> tuple[KeypointSet, list[np.ndarray]]:
+    """Keypoints + descriptors of one octave and its Gaussian levels.
+
+    Works on any numeric scale space (integers at ``plan.level_scale``, or
+    floats with level_scale 1), which lets the tests feed it OpenCV's own.
+    """
     o = plan.octave
     nl = params.nOctaveLayers
     levels = rebuild_levels(g0, dogs)
@@ -56,5 +69,4 @@ def finish_octave(
         ori[np.abs(ori - f32(360.0)) < _FLT_EPSILON] = 0.0
         desc = descriptors(img, ptf, ori, (ks * scale) * f32(0.5))
         parts.append(KeypointSet(kx, ky, ks, angle, ext.response[idx].astype(f32), kc, desc))
-    nb = next_base(levels[nl], plan.level_scale, 1 << params.base_frac_bits)
-    return KeypointSet.concat(parts), nb
+    return KeypointSet.concat(parts), levels

@@ -113,6 +113,11 @@ class OctavePlan:
         """Every Gaussian level lies in [0, level_bound] (non-negative taps summing to 2**2f)."""
         return self.base_bound << (2 * self.frac_bits)
 
+    def full_taps(self) -> list[np.ndarray]:
+        """Taps of every level, the identity [2**f] standing for an un-blurred level 0."""
+        ident = np.array([1 << self.frac_bits], dtype=np.int64)
+        return [ident if t is None else t for t in self.taps]
+
     @property
     def pad(self) -> int:
         """Reflect-101 padding the base needs: the largest blur radius of the octave."""

@@ -1,0 +1,185 @@
+"""Cost of HESIFT per stage (encrypt, evaluate, decrypt, plaintext) vs cv2.SIFT.
+
+For each size (128, 256, 512 px square crops of scikit-image's astronaut, grey)
+it runs both parties in one process with a 2048-bit key and reports stage
+times, the share of decryption (the irreducible cost: the key owner must
+read every DoG level), how many ciphertexts were decrypted vs the ideal for
+the slot width (every decrypted bit a DoG bit), and the ratio to cv2.SIFT.
+It also runs octave 0 of a small image unpacked (one pixel per ciphertext)
+to show what packing buys.
+
+    python -m benchmarks.sift_cost [--quick] [--key-bits N] [--no-write]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+from skimage import data
+
+from hesift.sift.image import octave0_base
+from hesift.sift.intconv import pad_reflect101
+from hesift.sift.params import SiftParams, plans_for
+from hesift.sift.protocol import run_local
+from hesift.sift.reference import reference_octave, run_reference
+
+DOC = Path(__file__).resolve().parent.parent / "docs" / "sift_cost.md"
+
+
+def grey_crop(size: int) -> np.ndarray:
+    g = cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2GRAY)
+    y0 = (g.shape[0] - size) // 2
+    return np.ascontiguousarray(g[y0 : y0 + size, y0 : y0 + size])
+
+
+def _best_of(fn, n: int = 3) -> float:
+    best = float("inf")
+    for _ in range(n):
+        t = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t)
+    return best
+
+
+def ideal_decryptions(grey: np.ndarray, params: SiftParams, key_bits: int) -> float:
+    """Ciphertexts needed if every decrypted bit were a DoG bit of the plan's slot width."""
+    base = octave0_base(grey, params.enable_upsample)
+    total = 0.0
+    for plan in plans_for(params, base.shape):
+        h, w = plan.shape
+        total += (params.n_levels - 1) * h * w * plan.bits_per_slot / (key_bits - 2)
+    return total
+
+
+def packed_row(size: int, keys, params: SiftParams) -> dict:
+    g = grey_crop(size)
+    t_cv = _best_of(lambda: cv2.SIFT_create().detectAndCompute(g, None))
+    t_ref = _best_of(lambda: run_reference(g, params), 1)
+    st: dict = {}
+    t = time.perf_counter()
+    kps = run_local(g, params, keys, stats=st)
+    total = time.perf_counter() - t
+    owner = st.pop("owner")
+    decrypts = st["decrypted_bits"] / keys[0].bits
+    return {
+        "size": size, "keypoints": len(kps), "total": total,
+        "encrypt": st["encrypt"], "evaluate": st["evaluate"], "decrypt": st["decrypt"],
+        "plaintext": st["plaintext"], "decrypt_share": st["decrypt"] / total,
+        "decryptions": int(decrypts), "ideal_decryptions": ideal_decryptions(g, params, keys[0].bits),
+        "bits_per_slot": owner.plans[0].bits_per_slot, "octaves": len(owner.plans),
+        "cv2_sift": t_cv, "reference": t_ref, "ratio_to_cv2": total / t_cv,
+    }
+
+
+def unpacked_vs_packed(size: int, keys, params: SiftParams) -> dict:
+    """Octave 0 of a small image, packed (as HESIFT runs) vs one pixel per ciphertext."""
+    import hepaillier_core as hc
+    from hesift.sift.protocol import Evaluator, KeyOwner
+
+    pub, priv = keys
+    g = grey_crop(size)
+    base = octave0_base(g, params.enable_upsample)
+    plan = plans_for(params, base.shape)[0]
+    ref, _ = reference_octave(params, plan, base)
+    out = {"size": size, "pixels": int(base.size)}
+
+    owner, ev = KeyOwner(g, priv, params), Evaluator(pub)
+    t = time.perf_counter()
+    job = owner.next_job()
+    out["packed_encrypt"] = time.perf_counter() - t
+    t = time.perf_counter()
+    res = ev.evaluate(job)
+    out["packed_evaluate"] = time.perf_counter() - t
+    t = time.perf_counter()
+    dogs = np.stack([priv.decrypt(d) for d in res.dogs])
+    out["packed_decrypt"] = time.perf_counter() - t
+    assert np.array_equal(dogs, ref)
+
+    r = plan.pad
+    t = time.perf_counter()
+    x = priv.encrypt(pad_reflect101(base, r))
+    out["unpacked_encrypt"] = time.perf_counter() - t
+    t = time.perf_counter()
+    taps = plan.full_taps()
+    levels = [hc.sepfilter2d(x, tp, tp)[r:-r, r:-r] for tp in taps]
+    udogs = [b - a for a, b in zip(levels[:-1], levels[1:])]
+    out["unpacked_evaluate"] = time.perf_counter() - t
+    t = time.perf_counter()
+    dec = np.stack([np.asarray(priv.decrypt(d), dtype=np.int64) for d in udogs])
+    out["unpacked_decrypt"] = time.perf_counter() - t
+    assert np.array_equal(dec, ref)
+    for k in ("encrypt", "evaluate", "decrypt"):
+        out[f"ratio_{k}"] = out[f"unpacked_{k}"] / out[f"packed_{k}"]
+    out["ratio_total"] = sum(out[f"unpacked_{k}"] for k in ("encrypt", "evaluate", "decrypt")) / sum(
+        out[f"packed_{k}"] for k in ("encrypt", "evaluate", "decrypt"))
+    return out
+
+
+def run(quick: bool = False, key_bits: int = 2048, sizes: list[int] | None = None,
+        on_row=None) -> dict:
+    """Measure every size; ``on_row(partial_result)`` is called after each one (long runs)."""
+    import hepaillier_core as hc
+
+    params = SiftParams()
+    keys = hc.generate_keypair(key_bits, insecure=key_bits < 1024)
+    sizes = sizes or ([128] if quick else [128, 256, 512])
+    res = {"key_bits": key_bits, "workers": hc.get_workers(), "rows": [],
+           "frac_bits": params.frac_bits}
+    res["unpacked"] = unpacked_vs_packed(16 if quick else 24, keys, params)
+    for s in sizes:
+        res["rows"].append(packed_row(s, keys, params))
+        if on_row is not None:
+            on_row(res)
+    return res
+
+
+def table(res: dict) -> str:
+    lines = [
+        f"Key: {res['key_bits']} bits, {res['workers']} workers; taps f = {res['frac_bits']} fractional bits.",
+        "",
+        "| size | keypoints | encrypt s | evaluate s | decrypt s | plaintext s | total s | decrypt share "
+        "| decryptions (ideal) | slot bits | cv2.SIFT s | total / cv2 |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for r in res["rows"]:
+        lines.append(
+            f"| {r['size']}x{r['size']} | {r['keypoints']} | {r['encrypt']:.1f} | {r['evaluate']:.1f} | "
+            f"{r['decrypt']:.1f} | {r['plaintext']:.2f} | {r['total']:.1f} | {r['decrypt_share']:.0%} | "
+            f"{r['decryptions']} ({r['ideal_decryptions']:.0f}) | {r['bits_per_slot']} | "
+            f"{r['cv2_sift'] * 1e3:.1f} ms | {r['ratio_to_cv2']:.0f}x |")
+    u = res["unpacked"]
+    lines += [
+        "",
+        f"Packed vs unpacked, octave 0 of a {u['size']}x{u['size']} image ({u['pixels']} base pixels):",
+        "",
+        "| stage | packed s | unpacked s | unpacked / packed |",
+        "| --- | --- | --- | --- |",
+    ]
+    for k in ("encrypt", "evaluate", "decrypt"):
+        lines.append(f"| {k} | {u['packed_' + k]:.2f} | {u['unpacked_' + k]:.2f} | {u['ratio_' + k]:.1f}x |")
+    lines.append(f"| total | | | {u['ratio_total']:.1f}x |")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="128x128 only")
+    ap.add_argument("--key-bits", type=int, default=2048)
+    ap.add_argument("--sizes", type=int, nargs="*", default=None)
+    ap.add_argument("--no-write", action="store_true")
+    a = ap.parse_args()
+    def write(res: dict) -> None:
+        if not a.no_write:
+            DOC.write_text("# HESIFT cost per stage\n\nGenerated by `python -m benchmarks.sift_cost`.\n\n"
+                           + table(res))
+
+    res = run(a.quick, a.key_bits, a.sizes, on_row=write)
+    print(table(res))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,267 @@
+"""CLI commands: ``hesift gallery add|list|remove|query``, ``hesift match``, ``hesift serve``.
+
+``register(subparsers)`` adds the parsers to the main ``hesift`` command; each
+sets ``func(args) -> exit code``.  ``main(argv)`` runs them stand-alone.
+Exit codes: 0 success, 1 a user-facing error (bad image, corrupt gallery,
+nothing found), 2 usage error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+__all__ = ["DEFAULT_DB", "main", "register"]
+
+#: Default gallery file, overridable with the HESIFT_GALLERY environment variable.
+DEFAULT_DB = "hesift_gallery.sqlite3"
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp", ".pgm", ".ppm"}
+
+
+def _err(msg: str) -> int:
+    print(f"hesift: error: {msg}", file=sys.stderr)
+    return 1
+
+
+def _extractor(args: argparse.Namespace):
+    from hesift.gallery import HESIFTExtractor, ReferenceExtractor
+
+    if args.plaintext:
+        return ReferenceExtractor()
+    return HESIFTExtractor(args.key_bits, insecure=args.insecure_key,
+                           progress=getattr(args, "verbose_progress", False))
+
+
+def _open(args: argparse.Namespace):
+    from hesift.gallery import Gallery
+
+    return Gallery(args.db, extractor=_extractor(args), max_side=args.max_side)
+
+
+def _expand(paths: Sequence[str]) -> list[Path]:
+    """Files as given; folders contribute their image files (sorted, not recursive)."""
+    out: list[Path] = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            out.extend(sorted(f for f in p.iterdir() if f.suffix.lower() in IMAGE_SUFFIXES))
+        else:
+            out.append(p)
+    return out
+
+
+def _gallery_add(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from hesift.gallery import ImageError
+
+    files = _expand(args.paths)
+    if not files:
+        return _err("no image files given")
+    gallery = _open(args)
+    failures = 0
+    bar = tqdm(files, unit="img", desc="adding", disable=args.quiet or None, file=sys.stderr)
+    for f in bar:
+        bar.set_postfix_str(f.name[:30])
+        try:
+            e = gallery.add(f)
+        except (ImageError, OSError) as exc:
+            failures += 1
+            tqdm.write(f"skipped {f}: {exc}", file=sys.stderr)
+            continue
+        if not args.quiet:
+            what = "added" if e.added else "already in gallery as"
+            tqdm.write(f"{what} {e.name} ({e.num_features} features)")
+    print(f"{len(gallery)} images in {gallery.path}")
+    return 1 if failures else 0
+
+
+def _gallery_list(args: argparse.Namespace) -> int:
+    from hesift.gallery import Gallery
+
+    entries = Gallery(args.db).list() if Path(args.db).exists() else []
+    if args.json:
+        print(json.dumps([e.to_dict() for e in entries], indent=2))
+        return 0
+    if not entries:
+        print(f"the gallery {args.db} is empty")
+        return 0
+    width = max(len(e.name) for e in entries)
+    for e in entries:
+        print(f"{e.name:<{width}}  {e.width}x{e.height}  {e.num_features:>6} features  {e.added_at}")
+    return 0
+
+
+def _gallery_remove(args: argparse.Namespace) -> int:
+    from hesift.gallery import Gallery
+
+    if not Path(args.db).exists():
+        return _err(f"{args.db}: no such gallery")
+    gallery = Gallery(args.db)
+    missing = [n for n in args.names if not gallery.remove(n)]
+    for n in missing:
+        print(f"hesift: no image named {n!r}", file=sys.stderr)
+    return 1 if missing else 0
+
+
+def _gallery_query(args: argparse.Namespace) -> int:
+    if not Path(args.db).exists():
+        return _err(f"{args.db}: no such gallery (add images with 'hesift gallery add')")
+    gallery = _open(args)
+    if len(gallery) == 0:
+        if args.json:
+            print("[]")
+        return _err("the gallery is empty; add images first")
+    results = gallery.query(args.image, k=args.top)
+    if args.json:
+        print(json.dumps([r.to_dict() for r in results], indent=2))
+        return 0
+    for r in results:
+        flag = "match" if r.related else "-"
+        print(f"{r.rank}. {r.name}  score={r.score:g}  inliers={r.inliers}  matches={r.matches}  {flag}")
+    return 0
+
+
+def _match(args: argparse.Namespace) -> int:
+    import cv2
+
+    from hesift.gallery.gallery import extract_features
+    from hesift.gallery.images import resize_max_side
+    from hesift.matching import draw_matches, match
+
+    if args.output and not cv2.haveImageWriter(str(args.output)):
+        return _err(f"cannot write {args.output}: use an image extension such as .png or .jpg")
+    ext = _extractor(args)  # one key pair for both images
+    fa = extract_features(args.a, ext, args.max_side)
+    fb = extract_features(args.b, ext, args.max_side)
+    res = match(fa.descriptors, fb.descriptors, fa.keypoints, fb.keypoints,
+                ratio=args.ratio, ransac=not args.no_ransac)
+    if args.output:
+        ga, sa = resize_max_side(fa.gray, 640)
+        gb, sb = resize_max_side(fb.gray, 640)
+        img = draw_matches(ga, fa.keypoints, gb, fb.keypoints, res, scale_a=sa, scale_b=sb,
+                           inliers_only=not args.no_ransac)
+        try:
+            ok = cv2.imwrite(str(args.output), img)
+        except cv2.error:
+            ok = False
+        if not ok:
+            return _err(f"cannot write {args.output}")
+    if args.json:
+        print(json.dumps(res.to_dict(), indent=2))
+    else:
+        print(f"score={res.score:g}  matches={res.num_matches}  inliers={res.num_inliers}  "
+              f"keypoints={res.num_a}/{res.num_b}"
+              + (f"  drawing={args.output}" if args.output else ""))
+    return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from hesift.web.server import serve
+
+    gallery = _open(args)
+    return serve(gallery, host=args.host, port=args.port, debug=args.dev,
+                 max_upload_mb=args.max_upload_mb, threads=args.threads)
+
+
+def _guard(func):
+    """Turn the errors a user can cause into a message and exit code 1."""
+
+    def run(args: argparse.Namespace) -> int:
+        from hesift.gallery import GalleryError, ImageError
+
+        try:
+            return func(args)
+        except (GalleryError, ImageError, FileNotFoundError, PermissionError) as e:
+            return _err(str(e))
+        except ValueError as e:
+            return _err(str(e))
+        except KeyboardInterrupt:
+            return 130
+
+    return run
+
+
+def _common(p: argparse.ArgumentParser, *, db: bool = True, features: bool = True) -> None:
+    if db:
+        p.add_argument("--db", default=os.environ.get("HESIFT_GALLERY", DEFAULT_DB),
+                       help="gallery file (SQLite); default $HESIFT_GALLERY or %(default)s")
+    if features:
+        from hesift.gallery import DEFAULT_MAX_SIDE
+
+        p.add_argument("--key-bits", type=int, default=2048,
+                       help="Paillier key size for HESIFT (default %(default)s)")
+        p.add_argument("--insecure-key", action="store_true",
+                       help="allow keys under 2048 bits (tests and demos only)")
+        p.add_argument("--plaintext", action="store_true",
+                       help="use the plaintext twin of HESIFT (same features, fast, NO privacy)")
+        p.add_argument("--max-side", type=int, default=DEFAULT_MAX_SIDE,
+                       help="downscale images to this longer side before SIFT "
+                            "(default %(default)s; must match the gallery)")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``gallery``, ``match`` and ``serve`` to the ``hesift`` command."""
+    g = subparsers.add_parser("gallery", help="manage an image gallery and query it")
+    gsub = g.add_subparsers(dest="gallery_command", metavar="{add,list,remove,query}")
+    gsub.required = True
+
+    p = gsub.add_parser("add", help="add images (files or folders) to the gallery")
+    p.add_argument("paths", nargs="+", metavar="PATH")
+    p.add_argument("-q", "--quiet", action="store_true")
+    _common(p)
+    p.set_defaults(func=_guard(_gallery_add))
+
+    p = gsub.add_parser("list", help="list the gallery's images")
+    p.add_argument("--json", action="store_true")
+    _common(p, features=False)
+    p.set_defaults(func=_guard(_gallery_list))
+
+    p = gsub.add_parser("remove", help="remove images by name")
+    p.add_argument("names", nargs="+", metavar="NAME")
+    _common(p, features=False)
+    p.set_defaults(func=_guard(_gallery_remove))
+
+    p = gsub.add_parser("query", help="the most similar gallery images to IMG")
+    p.add_argument("image", metavar="IMG")
+    p.add_argument("--top", type=int, default=5, help="how many results (default %(default)s)")
+    p.add_argument("--json", action="store_true", help="print a JSON list of {name, score, ...}")
+    _common(p)
+    p.set_defaults(func=_guard(_gallery_query))
+
+    p = subparsers.add_parser("match", help="match two images and draw the matches")
+    p.add_argument("a", metavar="A")
+    p.add_argument("b", metavar="B")
+    p.add_argument("-o", "--output", help="write the match drawing here (e.g. matches.png)")
+    p.add_argument("--ratio", type=float, default=0.75, help="Lowe ratio (default %(default)s)")
+    p.add_argument("--no-ransac", action="store_true", help="skip homography verification")
+    p.add_argument("--json", action="store_true")
+    _common(p, db=False)
+    p.set_defaults(func=_guard(_match))
+
+    p = subparsers.add_parser("serve", help="run the web page (upload, top-5 retrieval)")
+    p.add_argument("--host", default="127.0.0.1", help="bind address (default %(default)s)")
+    p.add_argument("--port", type=int, default=8000, help="port (default %(default)s)")
+    p.add_argument("--threads", type=int, default=4, help="server worker threads")
+    p.add_argument("--max-upload-mb", type=float, default=10.0,
+                   help="largest accepted upload per file, MB (default %(default)s)")
+    p.add_argument("--dev", action="store_true", help="development mode: Django DEBUG on")
+    _common(p)
+    p.set_defaults(func=_guard(_serve))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Stand-alone entry point (the ``hesift`` command normally dispatches here)."""
+    parser = argparse.ArgumentParser(prog="hesift")
+    sub = parser.add_subparsers(dest="command", metavar="{gallery,match,serve}")
+    sub.required = True
+    register(sub)
+    args = parser.parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,19 @@
+"""Persistent image gallery (SQLite) with FLANN-indexed top-k retrieval."""
+
+from .features import HESIFTExtractor, ReferenceExtractor
+from .gallery import DEFAULT_MAX_SIDE, Gallery, QueryFeatures, QueryResult
+from .images import ImageError, load_image
+from .store import Entry, GalleryError
+
+__all__ = [
+    "DEFAULT_MAX_SIDE",
+    "Entry",
+    "Gallery",
+    "GalleryError",
+    "HESIFTExtractor",
+    "ImageError",
+    "QueryFeatures",
+    "QueryResult",
+    "ReferenceExtractor",
+    "load_image",
+]

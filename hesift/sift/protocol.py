@@ -1,0 +1,234 @@
+"""The two parties of HESIFT.
+
+``Evaluator`` holds only a public key: per octave it blurs the encrypted,
+reflect-padded base once per Gaussian level (one separable integer filter
+each, all levels sharing the scale 2**(2f)) and returns the encrypted
+differences DoG_i = G_{i+1} - G_i.  It never sees a private key, a plaintext
+or a decryption.
+
+``KeyOwner`` holds the private key and the image: it encrypts each octave's
+base, decrypts the DoG levels, rebuilds the Gaussian levels from them
+(G_i = G_0 + sum DoG; G_0 is the base itself for octaves > 0 and, for octave 0,
+the same integer blur recomputed from its own image instead of decrypted),
+finds keypoints and descriptors, and rounds G_nOctaveLayers down to the next
+octave's base: one round trip per octave, which keeps slots narrow.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+
+import numpy as np
+
+from hesift.sift.finish import finish_octave
+from hesift.sift.image import octave0_base, to_grey
+from hesift.sift.intconv import pad_reflect101, sepfilter_padded
+from hesift.sift.keypoints import KeypointSet
+from hesift.sift.messages import OctaveJob, OctaveResult
+from hesift.sift.params import OctavePlan, SiftParams, plans_for
+from hesift.sift.reference import finalize
+
+
+def _hc():
+    import hepaillier_core as hc
+
+    return hc
+
+
+def _pad_taps(taps: list[np.ndarray]) -> list[np.ndarray]:
+    """Zero-extend every level's taps to one width, so all levels share one canvas layout
+    (the core skips zero taps, and equal layouts subtract with no re-alignment)."""
+    r = max(len(t) // 2 for t in taps)
+    return [np.pad(t, (r - len(t) // 2, r - len(t) // 2)) for t in taps]
+
+
+class Evaluator:
+    """Public-key-only party: computes an octave's encrypted DoG levels."""
+
+    def __init__(self, public_key, *, workers: int | None = None, progress: bool = False):
+        hc = _hc()
+        if isinstance(public_key, (bytes, bytearray)):
+            public_key = hc.PublicKey.from_bytes(bytes(public_key))
+        if not isinstance(public_key, hc.PublicKey):
+            raise TypeError("Evaluator needs a hepaillier_core.PublicKey (or its bytes), "
+                            f"got {type(public_key).__name__}")
+        self.public_key = public_key
+        self.workers = workers
+        self.progress = progress
+        self.timings: dict[str, float] = defaultdict(float)
+
+    def evaluate(self, job: OctaveJob) -> OctaveResult:
+        """Blur the encrypted base once per level and subtract neighbouring levels."""
+        hc = _hc()
+        taps = [np.asarray(t, dtype=np.int64) for t in job.taps]
+        if len(taps) < 3 or any(t.ndim != 1 or len(t) % 2 == 0 or (t < 0).any() for t in taps):
+            raise ValueError("octave job taps must be >= 3 non-negative kernels of odd length")
+        if job.base.public_key.n != self.public_key.n:
+            raise ValueError("the job was encrypted under another public key")
+        t0 = time.perf_counter()
+        levels = [hc.sepfilter2d(job.base, t, t, workers=self.workers) for t in _pad_taps(taps)]
+        dogs = [b - a for a, b in zip(levels[:-1], levels[1:])]
+        self.timings["evaluate"] += time.perf_counter() - t0
+        return OctaveResult(job.octave, dogs)
+
+    def process(self, job_bytes: bytes) -> bytes:
+        """Bytes in, bytes out: what a remote evaluator service runs."""
+        job = OctaveJob.from_bytes(job_bytes, self.public_key)
+        return self.evaluate(job).to_bytes()
+
+
+class KeyOwner:
+    """Private-key party: prepares encrypted octave bases and finishes the features."""
+
+    def __init__(self, image: np.ndarray, private_key, params: SiftParams | None = None, *,
+                 workers: int | None = None, progress: bool = False, keep_levels: bool = False):
+        hc = _hc()
+        if not isinstance(private_key, hc.PrivateKey):
+            raise TypeError(f"KeyOwner needs a hepaillier_core.PrivateKey, got {type(private_key).__name__}")
+        self.private_key = private_key
+        self.params = params or SiftParams()
+        self.grey = to_grey(image)
+        self.workers = workers
+        self.progress = progress
+        self.keep_levels = keep_levels
+        base = octave0_base(self.grey, self.params.enable_upsample)
+        self.plans: list[OctavePlan] = plans_for(self.params, base.shape)
+        self._base = base
+        self._next = 0
+        self._parts: list[KeypointSet] = []
+        self.decrypted_dogs: list[np.ndarray] = []  # filled when keep_levels
+        self.encrypted_dogs: list = []  # first octave's encrypted DoG levels when keep_levels
+        self.timings: dict[str, float] = defaultdict(float)
+        self.decrypted_bits = 0
+
+    @property
+    def public_key(self):
+        return self.private_key.public_key
+
+    @property
+    def octaves_done(self) -> int:
+        return self._next
+
+    @property
+    def done(self) -> bool:
+        return self._next >= len(self.plans)
+
+    def next_job(self) -> OctaveJob | None:
+        """The encrypted job of the next octave (None when every octave is finished)."""
+        if self.done:
+            return None
+        plan = self.plans[self._next]
+        t0 = time.perf_counter()
+        enc = self.private_key.encrypt(
+            self._base, pack=True, bits_per_slot=plan.bits_per_slot, bound=plan.base_bound,
+            pad=plan.pad, pad_mode="reflect", headroom=2 * plan.pad, workers=self.workers,
+        )
+        self.timings["encrypt"] += time.perf_counter() - t0
+        return OctaveJob(plan.octave, [t for t in plan.full_taps()], enc)
+
+    def next_job_bytes(self) -> bytes | None:
+        job = self.next_job()
+        return None if job is None else job.to_bytes()
+
+    def receive(self, result: OctaveResult | bytes) -> None:
+        """Decrypt one octave's DoG levels and finish its keypoints and descriptors."""
+        if isinstance(result, (bytes, bytearray)):
+            result = OctaveResult.from_bytes(bytes(result), self.public_key)
+        if self.done:
+            raise ValueError("every octave is already finished")
+        plan = self.plans[self._next]
+        if result.octave != plan.octave:
+            raise ValueError(f"expected the result of octave {plan.octave}, got octave {result.octave}")
+        if len(result.dogs) != self.params.n_levels - 1:
+            raise ValueError(f"expected {self.params.n_levels - 1} DoG levels, got {len(result.dogs)}")
+        t0 = time.perf_counter()
+        dogs = []
+        for d in result.dogs:
+            if d.shape != plan.shape:
+                raise ValueError(f"DoG level has shape {d.shape}, expected {plan.shape}")
+            dogs.append(np.asarray(self.private_key.decrypt(d, workers=self.workers), dtype=np.int64))
+            self.decrypted_bits += d.layout.height * d.layout.M * self.public_key.bits
+        self.timings["decrypt"] += time.perf_counter() - t0
+        t0 = time.perf_counter()
+        dogs = np.stack(dogs)
+        if np.abs(dogs).max(initial=0) > plan.level_bound:
+            raise ValueError("decrypted DoG values exceed their static bound: the evaluator's "
+                             "result does not belong to this job")
+        g0 = self._level0(plan)
+        kps, self._base = finish_octave(self.params, plan, dogs, g0)
+        self._parts.append(kps)
+        if self.keep_levels:
+            self.decrypted_dogs.append(dogs)
+            if not self.encrypted_dogs:
+                self.encrypted_dogs = list(result.dogs)
+        self._next += 1
+        self.timings["plaintext"] += time.perf_counter() - t0
+
+    def receive_bytes(self, data: bytes) -> bytes | None:
+        """Bytes protocol step: take a result, return the next job (None when finished)."""
+        self.receive(data)
+        return self.next_job_bytes()
+
+    def _level0(self, plan: OctavePlan) -> np.ndarray:
+        """G_0: the base itself (octaves > 0), or octave 0's first blur recomputed from the
+        owner's own image with the identical integer filter (cheaper than decrypting it)."""
+        t = plan.full_taps()[0]
+        if len(t) == 1:
+            return self._base.astype(np.int64) * int(t[0]) * int(t[0])
+        return sepfilter_padded(pad_reflect101(self._base, plan.pad), t, plan.pad)
+
+    def result(self) -> KeypointSet:
+        if not self.done:
+            raise RuntimeError(f"octave {self._next} of {len(self.plans)} is not finished yet")
+        t0 = time.perf_counter()
+        out = finalize(self.params, self._parts)
+        self.timings["plaintext"] += time.perf_counter() - t0
+        return out
+
+
+def _stage(bar, name: str) -> None:
+    if bar is not None:
+        bar.set_postfix_str(name)
+
+
+def run_local(grey: np.ndarray, params: SiftParams, keypair=None, *, workers=None,
+              progress: bool = False, serialize: bool = False, stats: dict | None = None,
+              owner_kwargs: dict | None = None) -> KeypointSet:
+    """Both parties in one process (the library default); ``serialize`` sends real bytes."""
+    hc = _hc()
+    if keypair is None:
+        keypair = hc.generate_keypair(bits=2048)
+    try:
+        pub, priv = keypair
+    except (TypeError, ValueError):
+        raise TypeError("keypair must be a (public_key, private_key) tuple") from None
+    if not isinstance(priv, hc.PrivateKey) or not isinstance(pub, hc.PublicKey) or pub.n != priv.public_key.n:
+        raise ValueError("keypair must be a matching (PublicKey, PrivateKey) from hepaillier_core")
+    owner = KeyOwner(grey, priv, params, workers=workers, **(owner_kwargs or {}))
+    evaluator = Evaluator(pub, workers=workers)
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(owner.plans), desc="HESIFT octaves", unit="octave")
+    try:
+        while not owner.done:
+            _stage(bar, "encrypt")
+            job = owner.next_job_bytes() if serialize else owner.next_job()
+            _stage(bar, "evaluate")
+            res = evaluator.process(job) if serialize else evaluator.evaluate(job)
+            _stage(bar, "decrypt + features")
+            owner.receive(res)
+            if bar is not None:
+                bar.update(1)
+        out = owner.result()
+    finally:
+        if bar is not None:
+            bar.close()
+    if stats is not None:
+        stats.update(dict(owner.timings))
+        stats["evaluate"] = evaluator.timings["evaluate"]
+        stats["decrypted_bits"] = owner.decrypted_bits
+        stats["owner"] = owner
+    return out
