@@ -45,6 +45,20 @@ def _write(x, f) -> None:
     np.savez(f, meta=meta, data=x.data)
 
 
+def _umask() -> int:
+    """The process umask, read without changing it where the OS allows."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except OSError:
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def to_bytes(x) -> bytes:
     buf = io.BytesIO()
     _write(x, buf)
@@ -57,6 +71,7 @@ def save(x, path) -> None:
         raise ValueError(f"encrypted arrays are saved as .npz files, got {path.name!r}")
     fd, tmp = tempfile.mkstemp(dir=path.parent or ".", prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, 0o666 & ~_umask())
         with os.fdopen(fd, "wb") as f:
             _write(x, f)
         os.replace(tmp, path)

@@ -34,6 +34,20 @@ class InputError(ValueError):
 # --- atomic output -------------------------------------------------------------------
 
 
+def _umask() -> int:
+    """The process umask, read without changing it where the OS allows."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except OSError:
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike, *, mode: int | None = None) -> Iterator[Path]:
     """Yield a temp path beside ``path`` (same suffix); rename onto ``path`` on success."""
@@ -46,12 +60,13 @@ def atomic_path(path: str | os.PathLike, *, mode: int | None = None) -> Iterator
     fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=f".tmp{dest.suffix}", dir=parent)
     os.close(fd)
     tmp_path = Path(tmp)
+    if mode is None:
+        # ordinary outputs get the usual permissions (mkstemp makes 0600)
+        mode = 0o666 & ~_umask()
     try:
-        if mode is not None:
-            os.chmod(tmp_path, mode)
+        os.chmod(tmp_path, mode)
         yield tmp_path
-        if mode is not None:
-            os.chmod(tmp_path, mode)
+        os.chmod(tmp_path, mode)
         os.replace(tmp_path, dest)
     finally:
         with contextlib.suppress(FileNotFoundError):
