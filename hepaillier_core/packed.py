@@ -119,6 +119,9 @@ class PackedImage:
         self.layout = layout
         self.scale = int(scale)
         self.bound = int(bound)
+        # Montgomery-form bases (shifted copies included) reused by every filter of
+        # this image: a scale space filters one base many times.
+        self._bases_cache: dict = {}
 
     # --- description -------------------------------------------------------
     @property
@@ -407,20 +410,25 @@ def _raised_bases(img: PackedImage, umax: int, workers=None):
     blocks = [img.data.reshape(R * M, pub.L)]
     offsets = {0: (0, np.arange(M))}
     count = R * M
+    prev_cts = np.arange(M)
+    prev = img.data  # (R, M, L) at level q - 1
     for q in range(1, qmax + 1):
-        # ciphertext ct is needed at level q when some m - u = ct - q M with u <= umax
+        # ciphertext ct is needed at level q when some m - u = ct - q M with u <= umax;
+        # those sets shrink with q, so each level is the previous one times B (w squarings)
         first = max(0, q * M - umax)
         cts = np.arange(first, M)
         if len(cts) == 0:
-            continue
-        sel = np.ascontiguousarray(img.data[:, cts].reshape(-1, pub.L))
-        raised, mults = run_batched(pub.mod, "pow2k", [sel], [q * lay.w], workers=workers)
+            break
+        take = np.searchsorted(prev_cts, cts)
+        sel = np.ascontiguousarray(prev[:, take].reshape(-1, pub.L))
+        raised, mults = run_batched(pub.mod, "pow2k", [sel], [lay.w], workers=workers)
         COUNTERS["mont_mults"] += mults
         pos = np.full(M, -1, dtype=np.int64)
         pos[cts] = np.arange(len(cts))
         offsets[q] = (count, pos, len(cts))
         blocks.append(raised)
         count += raised.shape[0]
+        prev_cts, prev = cts, raised.reshape(R, len(cts), pub.L)
     return np.concatenate(blocks) if len(blocks) > 1 else blocks[0], offsets
 
 
@@ -460,8 +468,15 @@ def correlate_packed(img: PackedImage, kernel: np.ndarray, *, workers=None,
     R = img.data.shape[0]
     Rout = R + kh - 1
     umax = kw - 1
-    flat, offsets = _raised_bases(img, umax, workers)
-    bases = prepare_bases(pub, flat, plan.any_negative, workers)
+    key = (umax, plan.any_negative)
+    cached = img._bases_cache.get(key)
+    if cached is None:
+        flat, offsets = _raised_bases(img, umax, workers)
+        cached = (prepare_bases(pub, flat, plan.any_negative, workers), offsets)
+        if len(img._bases_cache) >= 2:
+            img._bases_cache.clear()
+        img._bases_cache[key] = cached
+    bases, offsets = cached
     uu, vv = np.meshgrid(np.arange(kh), np.arange(kw), indexing="ij")
     row_shift = (kh - 1 - uu).ravel()  # input row = out row - row_shift
     col_shift = (kw - 1 - vv).ravel()  # u for the horizontal lookup
