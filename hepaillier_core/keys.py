@@ -218,12 +218,13 @@ class _ShortEncryptor:
 
 
 def _table_window(prime_bits: int) -> int:
-    """Largest comb window whose table for one prime stays within 28 MiB."""
+    """Largest comb window whose table for one prime stays within 96 MiB (the
+    key owner trades memory for encryption speed: 2048-bit keys use window 12)."""
     entry = _core.nlimbs(1 << (2 * prime_bits)) * 8
     best = 4
     for w in range(4, 13):
         size = -(-prime_bits // w) * ((1 << w) - 1) * entry
-        if size <= 28 << 20:
+        if size <= 96 << 20:
             best = w
     return best
 
