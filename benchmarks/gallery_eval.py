@@ -125,22 +125,34 @@ def transform(img: np.ndarray, kind: str, seed: int = 0) -> np.ndarray:
     raise ValueError(kind)
 
 
-_EXTRACTOR = ReferenceExtractor()
+@functools.cache
+def _sift_code_version() -> str:
+    """Hash of the hesift.sift sources: cached features die with any change to them."""
+    import hashlib
+
+    import hesift.sift
+
+    h = hashlib.sha256()
+    for f in sorted(Path(hesift.sift.__file__).parent.glob("*.py")):
+        h.update(f.read_bytes())
+    return h.hexdigest()[:12]
 
 
 def _features(img: np.ndarray, cache_dir: str | None = None,
-              max_side: int = DEFAULT_MAX_SIDE) -> QueryFeatures:
+              max_side: int = DEFAULT_MAX_SIDE, sift: tuple = ()) -> QueryFeatures:
     """Features as the gallery computes them; optionally memoised on disk by pixel hash."""
+    extractor = ReferenceExtractor(**dict(sift))
     if cache_dir is None:
-        return extract_features(img, _EXTRACTOR, max_side)
+        return extract_features(img, extractor, max_side)
     import hashlib
     import pickle
 
     key = hashlib.sha256(img.tobytes() + str(img.shape).encode()).hexdigest()
-    f = Path(cache_dir) / f"{key}-{max_side}.pkl"
+    tag = "".join(f"-{k}{v}" for k, v in sift)
+    f = Path(cache_dir) / f"{key}-{max_side}{tag}-{_sift_code_version()}.pkl"
     if f.exists():
         return pickle.loads(f.read_bytes())
-    feats = extract_features(img, _EXTRACTOR, max_side)
+    feats = extract_features(img, extractor, max_side)
     f.write_bytes(pickle.dumps(feats))
     return feats
 
@@ -148,10 +160,9 @@ def _features(img: np.ndarray, cache_dir: str | None = None,
 class _Precomputed:
     """Extractor replaying features computed in parallel beforehand (keyed by grey pixels)."""
 
-    feature_id = _EXTRACTOR.feature_id
-
-    def __init__(self, feats: dict[bytes, QueryFeatures]):
+    def __init__(self, feats: dict[bytes, QueryFeatures], sift: tuple):
         self.feats = feats
+        self.feature_id = ReferenceExtractor(**dict(sift)).feature_id
 
     def __call__(self, gray):
         f = self.feats[gray.tobytes() + str(gray.shape).encode()]
@@ -163,18 +174,29 @@ def _key(f: QueryFeatures) -> bytes:
 
 
 def _extract_all(
-    images: list[np.ndarray], workers: int, cache_dir: str | None, max_side: int
-) -> tuple[list[QueryFeatures], float]:
-    t = time.perf_counter()
+    images: list[np.ndarray], workers: int, cache_dir: str | None, max_side: int, sift: tuple
+) -> list[QueryFeatures]:
     n = len(images)
     with ProcessPoolExecutor(workers) as ex:
-        feats = list(ex.map(_features, images, [cache_dir] * n, [max_side] * n, chunksize=2))
-    return feats, (time.perf_counter() - t) * workers / max(1, len(images))
+        return list(ex.map(_features, images, [cache_dir] * n, [max_side] * n, [sift] * n,
+                           chunksize=2))
+
+
+def _extraction_seconds(images: list[np.ndarray], max_side: int, sift: tuple) -> float:
+    """Single-core seconds per image of sift_reference (never cached)."""
+    t = time.perf_counter()
+    for img in images:
+        _features(img, None, max_side, sift)
+    return (time.perf_counter() - t) / len(images)
 
 
 def run(quick: bool = False, workers: int | None = None, cache_dir: str | None = None,
-        max_side: int = DEFAULT_MAX_SIDE) -> dict:
-    """Evaluate retrieval; returns a dict of metrics (see ``format_table``)."""
+        max_side: int = DEFAULT_MAX_SIDE, sift_params: dict | None = None) -> dict:
+    """Evaluate retrieval; returns a dict of metrics (see ``format_table``).
+
+    ``sift_params`` go to sift_reference (HESIFT's defaults when None).
+    """
+    sift = tuple(sorted((sift_params or {}).items()))
     workers = workers or min(2, os.cpu_count() or 1)
     photos = gallery_photos()
     kinds = QUICK_TRANSFORMS if quick else TRANSFORMS
@@ -191,15 +213,17 @@ def run(quick: bool = False, workers: int | None = None, cache_dir: str | None =
     all_imgs += [q for *_, q in queries] + list(unrel.values())
     if cache_dir:
         Path(cache_dir).mkdir(parents=True, exist_ok=True)
-    feats, sec_per_image = _extract_all(all_imgs, workers, cache_dir, max_side)
+    feats = _extract_all(all_imgs, workers, cache_dir, max_side, sift)
+    sec_per_image = _extraction_seconds([photos[n] for n in names[:3]], max_side, sift)
     g_feats = feats[: len(names) + len(extra_names)]
     q_feats = feats[len(g_feats): len(g_feats) + len(queries)]
     u_feats = feats[len(g_feats) + len(queries):]
-    replay = _Precomputed({_key(f): f for f in g_feats})
+    replay = _Precomputed({_key(f): f for f in g_feats}, sift)
 
     out: dict = {"quick": quick, "gallery_size": len(names), "queries": len(queries),
                  "transforms": list(kinds), "unrelated_queries": len(unrel),
                  "extract_s_per_image": sec_per_image, "max_side": max_side,
+                 "sift_params": dict(sift),
                  "per_transform": {}, "failures": [], "timing": []}
     with tempfile.TemporaryDirectory() as tmp:
         g = Gallery(Path(tmp) / "eval.sqlite3", extractor=replay, max_side=max_side)
@@ -230,6 +254,7 @@ def run(quick: bool = False, workers: int | None = None, cache_dir: str | None =
         out.update(
             top1=top1 / len(queries), top5=top5 / len(queries),
             true_score_min=min(true_scores), true_score_median=statistics.median(true_scores),
+            related_detected=sum(t >= MIN_INLIERS for t in true_scores) / len(true_scores),
             unrelated_score_max=max(unrel_scores), unrelated_score_median=statistics.median(unrel_scores),
         )
         # query time versus gallery size
@@ -270,7 +295,8 @@ def format_table(r: dict) -> str:
         "",
         "Generated by `python -m benchmarks.gallery_eval` (see the script's docstring for the",
         "data). Features: `sift_reference`, the bit-identical plaintext twin of HESIFT, at",
-        f"max side {r['max_side']} px. Score = RANSAC inliers; 'related' needs >= {MIN_INLIERS}.",
+        f"max side {r['max_side']} px, SIFT parameters {r.get('sift_params') or 'default'}. "
+        f"Score = RANSAC inliers; 'related' needs >= {MIN_INLIERS}.",
         "",
         f"Gallery: {r['gallery_size']} distinct photographs; {r['queries']} transformed queries; "
         f"{r['unrelated_queries']} unrelated queries.",
@@ -281,6 +307,7 @@ def format_table(r: dict) -> str:
         f"| true image in top 5 | {100 * r['top5']:.1f}% |",
         f"| score of the true image: min / median | {r['true_score_min']:.0f} / {r['true_score_median']:.0f} |",
         f"| best score of an unrelated query: max / median | {r['unrelated_score_max']:.0f} / {r['unrelated_score_median']:.0f} |",
+        f"| related queries scoring >= {MIN_INLIERS} ('related') | {100 * r['related_detected']:.1f}% |",
         f"| feature extraction (sift_reference), s per image, 1 core | {r['extract_s_per_image']:.2f} |",
         "",
         "| transform | queries | top-1 | top-5 |",
@@ -288,13 +315,18 @@ def format_table(r: dict) -> str:
     ]
     for k, v in r["per_transform"].items():
         lines.append(f"| {k} | {v['n']} | {v['top1']}/{v['n']} | {v['top5']}/{v['n']} |")
-    lines += ["", "Query time (index search + voting + RANSAC, features already extracted):", "",
+    lines += ["", "Query time (index search + voting + RANSAC, features already extracted; one",
+              "thread; on a shared machine the medians are the reliable figure, maxima include",
+              "scheduling noise):", "",
               "| gallery images | descriptors | index build (s) | query median (ms) | query max (ms) | top-1 |",
               "| --- | --- | --- | --- | --- | --- |"]
     for t in r["timing"]:
         lines.append(f"| {t['images']} | {t['descriptors']} | {t['index_build_s']:.2f} | "
                      f"{t['query_ms_median']:.0f} | {t['query_ms_max']:.0f} | {100 * t['top1']:.1f}% |")
-    lines += ["", "Lowest true-image scores (score, image, transform, top 2):", ""]
+    few = sorted(r["gallery_features"].items(), key=lambda kv: kv[1])[:3]
+    lines += ["", "Gallery photos with the fewest features: "
+              + ", ".join(f"{n} ({k})" for n, k in few) + ".", ""]
+    lines += ["Lowest true-image scores (score, image, transform, top 2):", ""]
     lines += [f"- {w[0]:.0f} {w[1]} / {w[2]}: {w[3]}" for w in r["weakest"]]
     for t in r["timing"]:
         if t["misses"]:
@@ -316,8 +348,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cache", metavar="DIR", help="memoise features in DIR across runs")
     ap.add_argument("--max-side", type=int, default=DEFAULT_MAX_SIDE,
                     help="downscale images to this longer side (default: the gallery's default)")
+    ap.add_argument("--contrast-threshold", type=float, default=None,
+                    help="SIFT contrastThreshold (default: HESIFT's, 0.04)")
     args = ap.parse_args(argv)
-    r = run(quick=args.quick, cache_dir=args.cache, max_side=args.max_side)
+    sift = {} if args.contrast_threshold is None else {"contrastThreshold": args.contrast_threshold}
+    r = run(quick=args.quick, cache_dir=args.cache, max_side=args.max_side, sift_params=sift)
     table = format_table(r)
     print(table)
     if not args.no_write:

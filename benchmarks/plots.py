@@ -19,7 +19,8 @@ def _plt():
 def _per_pixel(ax, data: dict, xs: list[float], xlabel: str) -> None:
     for key, name in STEPS:
         ax.plot(xs, [data[k][key] * 1e6 for k in data], marker="o", label=name)
-    ax.plot(xs, [sum(d.values()) * 1e6 for d in data.values()], marker="s", color="k",
+    ax.plot(xs, [sum(d[k] for k, _ in STEPS) * 1e6 for d in data.values()], marker="s",
+            color="k",
             label="total")
     ax.set_xlabel(xlabel)
     ax.set_ylabel("µs per pixel (median)")
@@ -45,8 +46,10 @@ def scaling_plots(res: dict, out_dir: Path) -> list[Path]:
     paths.append(_save(fig, out_dir / "scaling_keysize.png"))
     fig, ax = plt.subplots(figsize=(6, 4))
     ws = [int(w) for w in res["by_workers"]]
-    tot = [sum(d.values()) for d in res["by_workers"].values()]
-    ax.plot(ws, [tot[0] / t for t in tot], marker="o", label="measured")
+    tot = [sum(d[k] for k, _ in STEPS) for d in res["by_workers"].values()]
+    ax.plot(ws, [tot[0] / t for t in tot], marker="o", label="measured speed-up")
+    ax.plot(ws, [d["cpu_per_wall"] for d in res["by_workers"].values()], marker="^",
+            label="cores obtained (CPU/wall)")
     ax.plot(ws, ws, "--", color="grey", label="ideal")
     ax.set_xlabel("workers (threads)")
     ax.set_ylabel("speed-up vs 1 worker")
@@ -66,7 +69,8 @@ def conv_plot(res: dict, out_dir: Path) -> Path:
 
     out_dir.mkdir(parents=True, exist_ok=True)
     med, f = res["median_s_per_pixel"], res["filter_s_per_pixel"]
-    paths = [("(a) phe", "a"), ("(b) unpacked", "b"), ("(c) packed", "c")]
+    paths = [("(a) phe", "a"), ("(b) unpacked", "b"), ("(c) packed", "c"),
+             ("(c') packed,\nplanned slots", "cp")]
     paths = [(n, p) for n, p in paths if f.get(p)]
     fig, ax = plt.subplots(figsize=(6.5, 4))
     x = np.arange(len(paths))

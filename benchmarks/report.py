@@ -17,7 +17,8 @@ END = "<!-- END GENERATED -->"
 
 def generated_block(results: dict, doc: Path) -> str:
     """Header, every suite's table and its plots (paths relative to ``doc``)."""
-    parts = [BEGIN, "", header_text(results["machine"], results["bits"], results["quick"]), ""]
+    head = header_text(results["machine"], results["bits"], results["quick"])
+    parts = [BEGIN, ""] + [f"- {line}" for line in head.splitlines()] + [""]
     for name, res in results["suites"].items():
         parts += [res["text"].rstrip(), ""]
         for p in res.get("plots", []):

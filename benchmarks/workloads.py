@@ -41,13 +41,15 @@ def plain_sepfilter(img: np.ndarray, taps: np.ndarray) -> np.ndarray:
 class PackedPipeline:
     """Key owner encrypts packed, evaluator filters, key owner decrypts: timed steps."""
 
-    def __init__(self, priv, img: np.ndarray, taps: np.ndarray, workers: int):
+    def __init__(self, priv, img: np.ndarray, taps: np.ndarray, workers: int,
+                 **pack_options: int):
         self.priv, self.img, self.taps, self.workers = priv, img, taps, workers
-        self.x = priv.encrypt(img, pack=True, workers=workers)
+        self.pack_options = pack_options
+        self.x = self.encrypt()
         self.y = self.filter()
 
     def encrypt(self):
-        return self.priv.encrypt(self.img, pack=True, workers=self.workers)
+        return self.priv.encrypt(self.img, pack=True, workers=self.workers, **self.pack_options)
 
     def filter(self):
         return hc.sepfilter2d(self.x, self.taps, self.taps, workers=self.workers)
@@ -69,6 +71,13 @@ class PackedPipeline:
         hc.reset_counters()
         self.filter()
         return int(hc.COUNTERS["mont_mults"])
+
+
+def planned_packing(taps: np.ndarray, pixel_bound: int = 255) -> dict[str, int]:
+    """Slot width and canvas headroom for exactly one separable filter with ``taps``
+    (what a key owner who knows the pipeline declares instead of the defaults)."""
+    out_bound = pixel_bound * int(np.abs(taps).sum()) ** 2
+    return {"bits_per_slot": out_bound.bit_length() + 1, "headroom": len(taps) - 1}
 
 
 def raw_case(pub, iters: int = 2000) -> Case:

@@ -164,6 +164,9 @@ def test_other_sqlite_file_is_refused(tmp_path):
 def test_features_from_another_configuration_are_refused(tmp_path):
     db = tmp_path / "g.sqlite3"
     make(db).add(photo("camera"), name="camera")
+    auto = Gallery(db, extractor=FAST)  # max_side="auto": the gallery's own setting
+    assert auto.max_side is None and auto.query(photo("camera"))[0].name == "camera"
+    assert Gallery(tmp_path / "new.sqlite3", extractor=FAST).max_side == 480
     other = make(db, max_side=100)
     assert len(other) == 1  # listing still works
     with pytest.raises(GalleryError, match="cannot be compared"):

@@ -36,7 +36,7 @@ def test_transforms_change_the_image(kind):
 def test_table_formats_a_result():
     r = {"quick": True, "max_side": 480, "gallery_size": 21, "queries": 2, "unrelated_queries": 1,
          "top1": 1.0, "top5": 1.0, "true_score_min": 40, "true_score_median": 90,
-         "unrelated_score_max": 4, "unrelated_score_median": 0, "extract_s_per_image": 1.5,
+         "unrelated_score_max": 4, "related_detected": 1.0, "gallery_features": {"clock": 10}, "unrelated_score_median": 0, "extract_s_per_image": 1.5,
          "per_transform": {"rotate30": {"n": 2, "top1": 2, "top5": 2}},
          "weakest": [(40, "clock", "rotate30", ["clock", "moon"])], "failures": [],
          "timing": [{"images": 25, "descriptors": 1000, "index_build_s": 0.1,

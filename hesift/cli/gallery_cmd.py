@@ -39,7 +39,8 @@ def _extractor(args: argparse.Namespace):
 def _open(args: argparse.Namespace):
     from hesift.gallery import Gallery
 
-    return Gallery(args.db, extractor=_extractor(args), max_side=args.max_side)
+    return Gallery(args.db, extractor=_extractor(args),
+                   max_side="auto" if args.max_side is None else args.max_side)
 
 
 def _expand(paths: Sequence[str]) -> list[Path]:
@@ -128,15 +129,15 @@ def _gallery_query(args: argparse.Namespace) -> int:
 def _match(args: argparse.Namespace) -> int:
     import cv2
 
-    from hesift.gallery.gallery import extract_features
+    from hesift.gallery.gallery import DEFAULT_MAX_SIDE, extract_features
     from hesift.gallery.images import resize_max_side
     from hesift.matching import draw_matches, match
 
     if args.output and not cv2.haveImageWriter(str(args.output)):
         return _err(f"cannot write {args.output}: use an image extension such as .png or .jpg")
     ext = _extractor(args)  # one key pair for both images
-    fa = extract_features(args.a, ext, args.max_side)
-    fb = extract_features(args.b, ext, args.max_side)
+    side = DEFAULT_MAX_SIDE if args.max_side is None else args.max_side
+    fa, fb = extract_features(args.a, ext, side), extract_features(args.b, ext, side)
     res = match(fa.descriptors, fb.descriptors, fa.keypoints, fb.keypoints,
                 ratio=args.ratio, ransac=not args.no_ransac)
     if args.output:
@@ -198,9 +199,9 @@ def _common(p: argparse.ArgumentParser, *, db: bool = True, features: bool = Tru
                        help="allow keys under 2048 bits (tests and demos only)")
         p.add_argument("--plaintext", action="store_true",
                        help="use the plaintext twin of HESIFT (same features, fast, NO privacy)")
-        p.add_argument("--max-side", type=int, default=DEFAULT_MAX_SIDE,
-                       help="downscale images to this longer side before SIFT "
-                            "(default %(default)s; must match the gallery)")
+        p.add_argument("--max-side", type=int, default=None,
+                       help="downscale images to this longer side before SIFT (default: "
+                            f"the gallery's own setting; {DEFAULT_MAX_SIDE} for a new gallery)")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -95,6 +95,8 @@ def extract_features(image: ImageLike, extractor: Extractor, max_side: int | Non
 class Gallery:
     """A gallery of images and their SIFT features in one SQLite file.
 
+    ``max_side="auto"`` uses the size the gallery was built with (480 for a
+    new gallery, ``DEFAULT_MAX_SIDE``); None keeps full resolution.
     ``extractor`` maps a grey uint8 image to ``(keypoints, descriptors)``;
     the default is :class:`HESIFTExtractor` with a ``key_bits`` Paillier key.
     ``store_encrypted`` also keeps each image encrypted under that key (the
@@ -109,7 +111,7 @@ class Gallery:
         key_bits: int = 2048,
         *,
         insecure: bool = False,
-        max_side: int | None = DEFAULT_MAX_SIDE,
+        max_side: int | None | str = "auto",
         thumb_side: int = DEFAULT_THUMB_SIDE,
         store_encrypted: bool = False,
         ratio: float = 0.75,
@@ -124,8 +126,11 @@ class Gallery:
             extractor = HESIFTExtractor(key_bits, insecure=insecure)
         if not callable(extractor):
             raise TypeError("extractor must be a callable image -> (keypoints, descriptors)")
-        if max_side is not None and max_side < 32:
-            raise ValueError("max_side must be >= 32 (or None for full size)")
+        store = Store(path)  # features are checked on add/query, not to list/remove
+        if max_side == "auto":  # the gallery's own setting, DEFAULT_MAX_SIDE for a new one
+            max_side = store.max_side(DEFAULT_MAX_SIDE)
+        if max_side is not None and (not isinstance(max_side, int) or max_side < 32):
+            raise ValueError("max_side must be an int >= 32, None (full size) or 'auto'")
         if store_encrypted and not callable(getattr(extractor, "encrypt", None)):
             raise ValueError("store_encrypted needs an extractor with encrypt() (HESIFTExtractor)")
         self.extractor = extractor
@@ -134,7 +139,7 @@ class Gallery:
         self.store_encrypted = store_encrypted
         self.ratio, self.trees, self.checks, self.knn = ratio, trees, checks, knn
         self.verify_top, self.min_inliers, self.ransac_thresh = verify_top, min_inliers, ransac_thresh
-        self._store = Store(path)  # features are checked on add/query, not to list/remove
+        self._store = store
         self._lock = threading.Lock()
         self._index: DescriptorIndex | None = None
         self._index_gen = -1

@@ -161,12 +161,21 @@ class Store:
     def generation(self) -> int:
         return int(self.meta("generation") or 0)
 
+    def max_side(self, default: int | None) -> int | None:
+        """The ``max_side`` recorded in the stored feature id, or ``default``."""
+        fid = self.meta("feature_id")
+        if fid is None or "|max_side=" not in fid:
+            return default
+        value = fid.rsplit("|max_side=", 1)[1]
+        return None if value == "None" else int(value)
+
     def check_feature_id(self, feature_id: str) -> None:
         stored = self.meta("feature_id")
         if stored is not None and stored != feature_id and len(self):
             raise GalleryError(
                 f"{self.path} holds features from {stored!r}, but the extractor makes "
-                f"{feature_id!r}; they cannot be compared (use another gallery file)"
+                f"{feature_id!r}; they cannot be compared (use the same extractor and "
+                "max_side, or another gallery file)"
             )
 
     # -- entries -----------------------------------------------------------

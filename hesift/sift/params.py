@@ -29,9 +29,10 @@ SIFT_DESCR_SCL_FCTR = 3.0
 SIFT_DESCR_MAG_THR = 0.2
 SIFT_INT_DESCR_FCTR = 512.0
 
-#: Default fractional bits of the quantised Gaussian taps (chosen by
-#: benchmarks/sift_quality.py: quality saturates here, see docs/sift_quality.md).
-DEFAULT_FRAC_BITS = 8
+#: Default fractional bits of the quantised Gaussian taps, chosen with
+#: benchmarks/sift_quality.py (docs/sift.md): the smallest f whose scale space
+#: tracks OpenCV's on every pair; smaller f changes the detector.
+DEFAULT_FRAC_BITS = 12
 #: Fractional bits kept when the key owner rounds an octave's next base.
 DEFAULT_BASE_FRAC_BITS = 4
 

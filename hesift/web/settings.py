@@ -55,7 +55,6 @@ def build_settings(
         "CSRF_COOKIE_HTTPONLY": True,
         "CSRF_COOKIE_SAMESITE": "Strict",
         "USE_TZ": True,
-        "LOGGING_CONFIG": None if not debug else "logging.config.dictConfig",
         "DEFAULT_AUTO_FIELD": "django.db.models.AutoField",
     }
     s.update(extra or {})
