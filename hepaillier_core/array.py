@@ -196,6 +196,8 @@ class EncryptedArray:
 
     def _bdata(self, shape: tuple[int, ...]) -> np.ndarray:
         L = self.public_key.L
+        if shape == self.shape:
+            return self.data.reshape(-1, L)  # already C-contiguous: no copy
         return np.ascontiguousarray(np.broadcast_to(self.data, shape + (L,))).reshape(-1, L)
 
     def __add__(self, other) -> EncryptedArray:

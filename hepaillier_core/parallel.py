@@ -125,6 +125,8 @@ def run_batched(
             results.append(fut.result())
             if progress:
                 progress(hi - lo)
+    if len(results) == 1:
+        return results[0]
     if isinstance(results[0], tuple):
         arrays = np.concatenate([r[0] for r in results], axis=0)
         return arrays, sum(int(r[1]) for r in results)
