@@ -204,8 +204,12 @@ def run(quick: bool = False, workers: int | None = None, cache_dir: str | None =
     if quick:
         unrel = dict(list(unrel.items())[:3])
     extra = distractors()
-    sizes = (25,) if quick else (25, 50, 100)
     names = list(photos)
+    if quick:
+        # a smoke run that fits the runner's 5-minute --quick budget: 10 photos, 320 px
+        names = names[:10]
+        max_side = min(max_side, 320)
+    sizes = (len(names),) if quick else (25, 50, 100)
     extra_names = list(extra)[: max(sizes) - len(names)]
     queries = [(n, k, transform(photos[n], k)) for n in names for k in kinds]
 
