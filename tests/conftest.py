@@ -8,7 +8,12 @@ import pytest
 
 os.environ.setdefault("MPLBACKEND", "Agg")
 
-import hepaillier_core as hc  # noqa: E402
+try:
+    import hepaillier_core as hc  # noqa: E402
+except ImportError as e:  # pragma: no cover - a set-up problem, not a test failure
+    raise pytest.UsageError(
+        f"hepaillier_core's compiled core is not importable ({e}). Running from the source "
+        "tree needs an editable install: pip install -e \".[test]\"") from None
 
 
 @pytest.fixture(scope="session")
