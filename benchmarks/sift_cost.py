@@ -126,7 +126,7 @@ def run(quick: bool = False, key_bits: int = 2048, sizes: list[int] | None = Non
 
     params = SiftParams()
     keys = hc.generate_keypair(key_bits, insecure=key_bits < 1024)
-    keys[1].owner  # build the key owner's comb tables once, outside every timed stage
+    keys[1].precompute()  # build the comb tables once, outside every timed stage
     sizes = sizes or ([128] if quick else [128, 256, 512])
     res = {"key_bits": key_bits, "workers": hc.get_workers(), "rows": [],
            "frac_bits": params.frac_bits}

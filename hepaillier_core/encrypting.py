@@ -22,13 +22,19 @@ def encrypt_any(pub, priv, values, scale: int = 1, *, pack: bool = False,
     ints = to_int_array(values, scale)
     bound = check_plain_bound(pub, max_abs(ints), "encrypting these values")
     res = residues(ints, pub.n)
+    ct = encrypt_residues(pub, priv, res, short_exponent=short_exponent, workers=workers,
+                          progress=progress)
+    return EncryptedArray(pub, ct.reshape(np.shape(ints) + (pub.L,)), scale, bound)
+
+
+def encrypt_residues(pub, priv, res: np.ndarray, *, short_exponent: bool = False,
+                     workers=None, progress=False) -> np.ndarray:
+    """(K, Ln) residues -> (K, L) ciphertexts, by the key owner's sampler when given."""
     cb, done = make_progress(progress, res.shape[0], "encrypt")
     try:
         if priv is not None:
-            ct = priv.encrypt_residues(res, workers=workers, progress=cb)
-        else:
-            ct = pub.encrypt_residues(res, short_exponent=short_exponent, workers=workers,
-                                      progress=cb)
+            return priv.encrypt_residues(res, workers=workers, progress=cb)
+        return pub.encrypt_residues(res, short_exponent=short_exponent, workers=workers,
+                                    progress=cb)
     finally:
         done()
-    return EncryptedArray(pub, ct.reshape(np.shape(ints) + (pub.L,)), scale, bound)

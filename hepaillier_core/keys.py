@@ -13,7 +13,6 @@ import json
 import math
 import os
 import secrets
-import tempfile
 import threading
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,7 @@ import gmpy2
 import numpy as np
 
 from . import _core
+from .files import atomic_write
 from .primes import structured_prime, verify_generator
 
 STANDARD_BITS = (1024, 2048, 3072, 4096)
@@ -30,20 +30,7 @@ _PRIVATE_KIND = "hesift-paillier-private-key"
 
 
 def _atomic_write(path: str | os.PathLike, data: bytes, mode: int) -> None:
-    """Write via a temp file in the same folder, then rename: never a partial file."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent or ".", prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.fchmod(fd, mode)
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+    atomic_write(path, lambda f: f.write(data), mode)
 
 
 def _read_json(path: str | os.PathLike, kind: str) -> dict[str, Any]:
@@ -263,6 +250,11 @@ class PrivateKey:
                     else:
                         self._owner = _core.OwnerKey(self.p, self.q)
         return self._owner
+
+    def precompute(self) -> PrivateKey:
+        """Build the decryption state and encryption tables now (else on first use)."""
+        _ = self.owner
+        return self
 
     @property
     def has_fast_encryption(self) -> bool:

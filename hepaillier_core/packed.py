@@ -23,7 +23,7 @@ from .array import EncryptedArray, flat_invert, flat_mulmod, flat_scale, same_ke
 from .encoding import check_scale, int_scalar, max_abs, to_int_array
 from .keys import PublicKey
 from .multiexp import COUNTERS, TapPlan, prepare_bases, run_tiled
-from .parallel import make_progress, run_batched
+from .parallel import run_batched
 
 PAD_MODES = {"constant": "constant", "reflect": "reflect", "replicate": "edge"}
 DEFAULT_HEADROOM_BITS = 24
@@ -283,15 +283,10 @@ def encrypt_packed(pub: PublicKey, priv, values, scale: int = 1, *, bits_per_slo
     # layout column s*M + m -> ciphertext m, slot s
     slots = slots.reshape(H, P, M).transpose(0, 2, 1).reshape(H * M, P)
     res = _core.pack_i64(np.ascontiguousarray(slots), w, pub.n)
-    cb, done = make_progress(progress, res.shape[0], "encrypt")
-    try:
-        if priv is not None:
-            ct = priv.encrypt_residues(res, workers=workers, progress=cb)
-        else:
-            ct = pub.encrypt_residues(res, short_exponent=short_exponent, workers=workers,
-                                      progress=cb)
-    finally:
-        done()
+    from .encrypting import encrypt_residues
+
+    ct = encrypt_residues(pub, priv, res, short_exponent=short_exponent, workers=workers,
+                          progress=progress)
     return PackedImage(pub, ct.reshape(H, M, pub.L), lay, scale, bound)
 
 

@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import io
 import json
-import os
-import tempfile
 import zipfile
 from pathlib import Path
 
 import numpy as np
 
 from .array import EncryptedArray
+from .files import atomic_write
 from .keys import PublicKey
 from .packed import Layout, PackedImage
 
@@ -45,20 +44,6 @@ def _write(x, f) -> None:
     np.savez(f, meta=meta, data=x.data)
 
 
-def _umask() -> int:
-    """The process umask, read without changing it where the OS allows."""
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("Umask:"):
-                    return int(line.split()[1], 8)
-    except OSError:
-        pass
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
 def to_bytes(x) -> bytes:
     buf = io.BytesIO()
     _write(x, buf)
@@ -69,18 +54,7 @@ def save(x, path) -> None:
     path = Path(path)
     if path.suffix != ".npz":
         raise ValueError(f"encrypted arrays are saved as .npz files, got {path.name!r}")
-    fd, tmp = tempfile.mkstemp(dir=path.parent or ".", prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.fchmod(fd, 0o666 & ~_umask())
-        with os.fdopen(fd, "wb") as f:
-            _write(x, f)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+    atomic_write(path, lambda f: _write(x, f))
 
 
 def _read(src, public_key: PublicKey | None, name: str):

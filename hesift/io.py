@@ -21,6 +21,8 @@ from typing import Any
 
 import numpy as np
 
+from hepaillier_core.files import default_mode
+
 FORMAT = "hesift-encrypted-image"
 VERSION = 1
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".pgm", ".ppm")
@@ -32,20 +34,6 @@ class InputError(ValueError):
 
 
 # --- atomic output -------------------------------------------------------------------
-
-
-def _umask() -> int:
-    """The process umask, read without changing it where the OS allows."""
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("Umask:"):
-                    return int(line.split()[1], 8)
-    except OSError:
-        pass
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
 
 
 @contextlib.contextmanager
@@ -62,7 +50,7 @@ def atomic_path(path: str | os.PathLike, *, mode: int | None = None) -> Iterator
     tmp_path = Path(tmp)
     if mode is None:
         # ordinary outputs get the usual permissions (mkstemp makes 0600)
-        mode = 0o666 & ~_umask()
+        mode = default_mode()
     try:
         os.chmod(tmp_path, mode)
         yield tmp_path
