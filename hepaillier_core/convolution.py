@@ -55,7 +55,7 @@ def _map_index(pos: np.ndarray, n: int, border: str) -> np.ndarray:
 
 
 def _correlate_unpacked(x: EncryptedArray, k: np.ndarray, border: str, mode: str,
-                        workers=None, progress=None) -> EncryptedArray:
+                        workers=None, progress=False) -> EncryptedArray:
     pub = x.public_key
     if x.ndim != 2:
         raise ValueError(f"convolution needs a 2-D encrypted array, got shape {x.shape}")
@@ -84,8 +84,12 @@ def _correlate_unpacked(x: EncryptedArray, k: np.ndarray, border: str, mode: str
         cj = _map_index(j[:, None] + dv[None, :], W, border)
         return np.where((ri >= 0) & (cj >= 0), ri * W + cj, -1)
 
-    out, _ = run_tiled(pub.mod, bases, plan, Ho * Wo, base_idx_for, workers=workers,
-                       progress=progress)
+    cb, done = make_progress(progress, Ho * Wo, "filter")
+    try:
+        out, _ = run_tiled(pub.mod, bases, plan, Ho * Wo, base_idx_for, workers=workers,
+                           progress=cb)
+    finally:
+        done()
     return EncryptedArray(pub, out.reshape(Ho, Wo, pub.L), x.scale, bound)
 
 
@@ -134,14 +138,10 @@ def convolve2d(x, kernel, border: str = "constant", mode: str = "same", flip: bo
     k = _kernel2d(kernel)
     if flip:
         k = k[::-1, ::-1].copy()
-    cb, done = make_progress(progress, 1, "convolve2d")
-    try:
-        if isinstance(x, PackedImage):
-            out = correlate_packed(x, k, workers=workers)
-            return _packed_rect(out, k.shape[0], k.shape[1], mode)
-        return _correlate_unpacked(x, k, border, mode, workers)
-    finally:
-        done()
+    if isinstance(x, PackedImage):
+        out = correlate_packed(x, k, workers=workers, progress=progress)
+        return _packed_rect(out, k.shape[0], k.shape[1], mode)
+    return _correlate_unpacked(x, k, border, mode, workers, progress)
 
 
 def sepfilter2d(x, kx, ky, border: str = "constant", mode: str = "same", flip: bool = False, *,
@@ -156,11 +156,11 @@ def sepfilter2d(x, kx, ky, border: str = "constant", mode: str = "same", flip: b
     if flip:
         hx, hy = hx[::-1].copy(), hy[::-1].copy()
     if isinstance(x, PackedImage):
-        out = correlate_packed(x, hx[None, :], workers=workers)
-        out = correlate_packed(out, hy[:, None], workers=workers)
+        out = correlate_packed(x, hx[None, :], workers=workers, progress=progress)
+        out = correlate_packed(out, hy[:, None], workers=workers, progress=progress)
         return _packed_rect(out, len(hy), len(hx), mode)
-    out = _correlate_unpacked(x, hx[None, :], border, mode, workers)
-    return _correlate_unpacked(out, hy[:, None], border, mode, workers)
+    out = _correlate_unpacked(x, hx[None, :], border, mode, workers, progress)
+    return _correlate_unpacked(out, hy[:, None], border, mode, workers, progress)
 
 
 def subsample2(x):

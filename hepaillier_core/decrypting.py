@@ -46,16 +46,23 @@ def decrypt_flat(priv, ct: np.ndarray, bound: int, *, workers=None, progress=Non
         res = run_batched(priv.owner, "decrypt", [ct], workers=workers, allow_process=False,
                           progress=progress)
         return from_residues(res, pub.n)
-    pad = (-K) % group
-    src = ct if not pad else np.concatenate([ct, np.tile(_one(pub.L), (pad, 1))])
-    grouped = src.reshape(-1, group, pub.L)
-    res = run_batched(_Horner(priv.owner, group, w), "run", [grouped], workers=workers,
-                      allow_process=False, progress=progress)
+    res = _horner_residues(priv, ct, group, w, workers, progress)
     vals = _core.unpack_i64(res, pub.n, group, w).reshape(-1)[:K]
     if np.abs(vals).max(initial=0) > bound:
         raise ValueError("decrypted values exceed the array's declared bound: the ciphertexts "
                          "do not match their metadata (corrupted or forged)")
     return vals
+
+
+def _horner_residues(priv, ct: np.ndarray, group: int, shift: int, workers,
+                     progress) -> np.ndarray:
+    """One decryption per ``group`` ciphertexts: residues of sum_j m_j 2^(j shift).
+    The last group is padded with the trivial encryption of 0."""
+    L = priv.public_key.L
+    pad = (-ct.shape[0]) % group
+    src = ct if not pad else np.concatenate([ct, np.tile(_one(L), (pad, 1))])
+    return run_batched(_Horner(priv.owner, group, shift), "run", [src.reshape(-1, group, L)],
+                       workers=workers, allow_process=False, progress=progress)
 
 
 def _one(L: int) -> np.ndarray:
@@ -112,10 +119,7 @@ def _decrypt_slots(priv, lay, flat: np.ndarray, bound: int, workers, progress) -
         res = run_batched(priv.owner, "decrypt", [flat], workers=workers, allow_process=False,
                           progress=progress)
         return _core.unpack_i64(res, pub.n, lay.P, lay.w)
-    pad = (-K) % k
-    src = flat if not pad else np.concatenate([flat, np.tile(_one(pub.L), (pad, 1))])
-    res = run_batched(_Horner(priv.owner, k, wb), "run", [src.reshape(-1, k, pub.L)],
-                      workers=workers, allow_process=False, progress=progress)
+    res = _horner_residues(priv, flat, k, wb, workers, progress)
     packed = _core.unpack_i64(res, pub.n, lay.P, lay.w)  # (groups, P): k digits per slot
     digits = np.empty(packed.shape + (k,), dtype=np.int64)
     v = packed.copy()

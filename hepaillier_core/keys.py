@@ -29,10 +29,6 @@ _PUBLIC_KIND = "hesift-paillier-public-key"
 _PRIVATE_KIND = "hesift-paillier-private-key"
 
 
-def _atomic_write(path: str | os.PathLike, data: bytes, mode: int) -> None:
-    atomic_write(path, lambda f: f.write(data), mode)
-
-
 def _read_json(path: str | os.PathLike, kind: str) -> dict[str, Any]:
     try:
         text = Path(path).read_text()
@@ -151,7 +147,8 @@ class PublicKey:
             raise ValueError("not a serialized public key") from None
 
     def save(self, path: str | os.PathLike) -> None:
-        _atomic_write(path, json.dumps(self.to_json(), indent=1).encode(), 0o644)
+        data = json.dumps(self.to_json(), indent=1).encode()
+        atomic_write(path, lambda f: f.write(data), 0o644)
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> PublicKey:
@@ -313,7 +310,8 @@ class PrivateKey:
 
     def save(self, path: str | os.PathLike) -> None:
         """Write the private key as JSON to a file created with mode 0600."""
-        _atomic_write(path, json.dumps(self._to_json(), indent=1).encode(), 0o600)
+        data = json.dumps(self._to_json(), indent=1).encode()
+        atomic_write(path, lambda f: f.write(data), 0o600)
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> PrivateKey:

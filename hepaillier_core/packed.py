@@ -23,7 +23,7 @@ from .array import EncryptedArray, flat_invert, flat_mulmod, flat_scale, same_ke
 from .encoding import check_scale, int_scalar, max_abs, to_int_array
 from .keys import PublicKey
 from .multiexp import COUNTERS, TapPlan, prepare_bases, run_tiled
-from .parallel import run_batched
+from .parallel import make_progress, run_batched
 
 PAD_MODES = {"constant": "constant", "reflect": "reflect", "replicate": "edge"}
 DEFAULT_HEADROOM_BITS = 24
@@ -290,13 +290,6 @@ def encrypt_packed(pub: PublicKey, priv, values, scale: int = 1, *, bits_per_slo
     return PackedImage(pub, ct.reshape(H, M, pub.L), lay, scale, bound)
 
 
-def decode_rows(pub: PublicKey, lay: Layout, res: np.ndarray, rows: int) -> np.ndarray:
-    """(rows*M, Ln) decrypted residues -> (rows, W) logical pixels."""
-    slots = _core.unpack_i64(np.ascontiguousarray(res), pub.n, lay.P, lay.w)
-    cols = slots.reshape(rows, lay.M, lay.P).transpose(0, 2, 1).reshape(rows, lay.P * lay.M)
-    return np.ascontiguousarray(cols[:, lay.x0:lay.x0 + lay.width])
-
-
 # --- plaintext additions ---------------------------------------------------------
 
 def _pack_rows(pub: PublicKey, lay: Layout, canvas_rows: np.ndarray) -> np.ndarray:
@@ -452,7 +445,7 @@ def _horizontal_index(img: PackedImage, offsets, us: np.ndarray, rows: np.ndarra
 
 
 def correlate_packed(img: PackedImage, kernel: np.ndarray, *, workers=None,
-                     progress=None) -> PackedImage:
+                     progress=False) -> PackedImage:
     """2-D correlation of the canvas (zeros beyond it), nothing truncated."""
     pub, lay = img.public_key, img.layout
     kh, kw = kernel.shape
@@ -490,8 +483,11 @@ def correlate_packed(img: PackedImage, kernel: np.ndarray, *, workers=None,
             out[ok, t] = col[:, 0]
         return out
 
-    res, _ = run_tiled(pub.mod, bases, plan, K, base_idx_for, workers=workers,
-                       progress=progress)
+    cb, done = make_progress(progress, K, "filter")
+    try:
+        res, _ = run_tiled(pub.mod, bases, plan, K, base_idx_for, workers=workers, progress=cb)
+    finally:
+        done()
     new = replace(lay, y0=lay.y0 + (kh - 1 - r), x0=lay.x0 + (kw - 1 - c),
                   c_hi=lay.c_hi + kw - 1)
     return PackedImage(pub, res.reshape(Rout, lay.M, pub.L), new, img.scale, bound)
