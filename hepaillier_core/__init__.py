@@ -5,6 +5,9 @@ Keys (g = n + 1, interoperable with python-paillier), ``EncryptedArray``
 ciphertext), batched filters and parallel workers.  See docs/core_api.md.
 """
 
+import os as _os
+
+from ._core import set_simd, simd_available
 from .array import EncryptedArray, concatenate, stack
 from .convolution import convolve2d, sepfilter2d, subsample2
 from .keys import PrivateKey, PublicKey, generate_keypair
@@ -14,6 +17,9 @@ from .parallel import get_executor, get_workers, set_executor, set_workers
 from .serialization import from_bytes, load, save, to_bytes
 
 __version__ = "0.1.0"
+
+if _os.environ.get("HEPAILLIER_SIMD", "1").strip().lower() in ("0", "off", "false", "no"):
+    set_simd(False)  # the AVX2 lanes are bit-identical; this only helps compare or debug
 
 __all__ = [
     "COUNTERS",
@@ -33,8 +39,10 @@ __all__ = [
     "reset_counters",
     "save",
     "sepfilter2d",
+    "set_simd",
     "set_executor",
     "set_workers",
+    "simd_available",
     "stack",
     "subsample2",
     "to_bytes",

@@ -60,6 +60,18 @@ cdef extern from "hpc.h" nogil:
     int hpc_res_to_i64(const mp_limb_t *res, const mp_limb_t *n, int Ln, int64_t *out, size_t K, size_t *overflow)
     int hpc_pack_i64(const int64_t *v, size_t P, unsigned w, const mp_limb_t *n, int Ln, mp_limb_t *out, size_t K)
     int hpc_unpack_i64(const mp_limb_t *res, const mp_limb_t *n, int Ln, size_t P, unsigned w, int64_t *out, size_t K)
+    int hpc_vec_available()
+    void hpc_vec_enable(int on)
+
+
+def simd_available() -> bool:
+    """True when the AVX2 four-lane kernels run (the CPU has AVX2 and they are enabled)."""
+    return bool(hpc_vec_available())
+
+
+def set_simd(on: bool) -> None:
+    """Enable or disable the AVX2 kernels process-wide; results are identical either way."""
+    hpc_vec_enable(1 if on else 0)
 
 
 def limbs_of(x: int, L: int) -> np.ndarray:

@@ -97,6 +97,19 @@ static mp_limb_t neg_inv_limb(mp_limb_t n) {
     return (mp_limb_t)0 - x;
 }
 
+/* x <- x / 2^kfix mod N for x < N: add the multiple of N that clears the low
+ * kfix bits, then shift (about 1/L of a product) */
+static inline void shift_down(const hpc_mod *m, mp_limb_t *x) {
+    const int k = m->kfix, L = m->L;
+    if (!k) return;
+    mp_limb_t q = (x[0] * m->ninv) & (((mp_limb_t)1 << k) - 1);
+    mp_limb_t hi = mpn_addmul_1(x, m->N, L, q);
+    mpn_rshift(x, x, L, (unsigned)k);
+    x[L - 1] |= hi << (64 - k);
+    hi >>= k;
+    if (hi || mpn_cmp(x, m->N, L) >= 0) mpn_sub_n(x, x, m->N, L);
+}
+
 static inline void redc(const hpc_mod *m, mp_limb_t *r, mp_limb_t *t) {
     const int L = m->L;
     const mp_limb_t *N = m->N;
@@ -107,6 +120,7 @@ static inline void redc(const hpc_mod *m, mp_limb_t *r, mp_limb_t *t) {
     }
     mp_limb_t c = mpn_add_n(r, t + L, t, L);
     if (c || mpn_cmp(r, N, L) >= 0) mpn_sub_n(r, r, N, L);
+    shift_down(m, r);
 }
 
 void hpc_mont_mul(const hpc_mod *m, mp_limb_t *r, const mp_limb_t *a, const mp_limb_t *b,
@@ -141,11 +155,15 @@ int hpc_mod_init(hpc_mod *m, const mp_limb_t *N, int L) {
     }
     memcpy(m->N, N, L * sizeof(mp_limb_t));
     m->ninv = neg_inv_limb(N[0]);
+    /* Moduli of 512 bits and more get the four-lane kernels; both paths then
+     * use the vector context's R so Montgomery-form data means one thing. */
+    m->v = L >= HPC_VEC_MIN_LIMBS ? hpc_vmod_new(N, L) : NULL;
+    m->kfix = m->v ? hpc_vmod_rbits(m->v) - 64 * L : 0;
     mpz_t R, Nz, tmp;
     mpz_init(R);
     mpz_init(tmp);
     mpz_set(tmp, ro(Nz, N, L));
-    mpz_setbit(R, 64 * (mp_bitcnt_t)L);
+    mpz_setbit(R, 64 * (mp_bitcnt_t)L + m->kfix);
     mpz_mod(R, R, tmp);
     mpz_to_limbs(m->one, L, R);
     mpz_mul(R, R, R);
@@ -157,11 +175,76 @@ int hpc_mod_init(hpc_mod *m, const mp_limb_t *N, int L) {
 }
 
 void hpc_mod_free(hpc_mod *m) {
+    hpc_vmod_free(m->v);
+    m->v = NULL;
     free(m->N);
     free(m->R2);
     free(m->one);
     m->N = m->R2 = m->one = NULL;
 }
+
+/* ------------------------------------------------------------------ */
+/* four-lane work space (hpc_vec): nums 4-lane numbers + product scratch  */
+
+typedef struct {
+    const hpc_vmod *v;
+    size_t V;       /* words per 4-lane number */
+    uint64_t *num;  /* nums numbers, V words apart */
+    uint64_t *scr;  /* product scratch */
+    uint64_t *one;  /* Montgomery 1 (R mod N) in every lane */
+    uint64_t *unit; /* the integer 1 in every lane: multiplying by it leaves Montgomery form */
+    uint64_t *r2;   /* R^2 mod N in every lane: multiplying by it enters Montgomery form */
+} vspace;
+
+static int vec_ok(const hpc_mod *m) { return m->v && hpc_vec_available(); }
+
+static int vspace_init(vspace *w, const hpc_mod *m, size_t nums) {
+    w->v = m->v;
+    w->V = hpc_vwords(m->v);
+    w->num = hpc_valloc(w->V * (nums + 3));
+    w->scr = hpc_valloc(hpc_vscratch(m->v));
+    if (!w->num || !w->scr) {
+        free(w->num);
+        free(w->scr);
+        return HPC_ENOMEM;
+    }
+    w->one = w->num + w->V * nums;
+    w->unit = w->one + w->V;
+    w->r2 = w->unit + w->V;
+    mp_limb_t *u = calloc((size_t)m->L, sizeof(mp_limb_t));
+    if (!u) {
+        free(w->num);
+        free(w->scr);
+        return HPC_ENOMEM;
+    }
+    u[0] = 1;
+    for (int l = 0; l < 4; l++) {
+        hpc_vset(m->v, w->one, l, m->one);
+        hpc_vset(m->v, w->unit, l, u);
+        hpc_vset(m->v, w->r2, l, m->R2);
+    }
+    free(u);
+    return HPC_OK;
+}
+
+static void vspace_free(vspace *w) {
+    free(w->num);
+    free(w->scr);
+}
+
+static inline uint64_t *vnum(const vspace *w, size_t i) { return w->num + i * w->V; }
+
+/* lane l of dst <- x (an L-limb number), or lane l of `fill` when x is NULL */
+static inline void vput(const vspace *w, uint64_t *dst, int l, const mp_limb_t *x,
+                        const uint64_t *fill) {
+    if (x)
+        hpc_vset(w->v, dst, l, x);
+    else
+        hpc_vcopy_lane(w->v, dst, l, fill, l);
+}
+
+/* Lanes are filled four at a time; a batch's last 1-3 items repeat lane 0's input. */
+#define LANES(K, k) ((K) - (k) >= 4 ? 4 : (int)((K) - (k)))
 
 /* ------------------------------------------------------------------ */
 /* batches                                                              */
@@ -192,8 +275,25 @@ int hpc_mulmod(const hpc_mod *m, const mp_limb_t *a, const mp_limb_t *b, mp_limb
     return HPC_OK;
 }
 
+/* out = a x (x = R^2: enter Montgomery form; x = 1: leave it), four at a time */
+static int vmul_const(const hpc_mod *m, const mp_limb_t *a, mp_limb_t *out, size_t K, int enter) {
+    const int L = m->L;
+    vspace w;
+    if (vspace_init(&w, m, 1)) return HPC_ENOMEM;
+    uint64_t *x = vnum(&w, 0);
+    for (size_t k = 0; k < K; k += 4) {
+        int lanes = LANES(K, k);
+        for (int l = 0; l < 4; l++) hpc_vset(w.v, x, l, a + (k + (l < lanes ? l : 0)) * L);
+        hpc_vmul(w.v, x, x, enter ? w.r2 : w.unit, w.scr);
+        for (int l = 0; l < lanes; l++) hpc_vget(w.v, x, l, out + (k + l) * L);
+    }
+    vspace_free(&w);
+    return HPC_OK;
+}
+
 int hpc_to_mont(const hpc_mod *m, const mp_limb_t *a, mp_limb_t *out, size_t K) {
     const int L = m->L;
+    if (vec_ok(m) && K >= 3) return vmul_const(m, a, out, K, 1);
     mp_limb_t *t = malloc(2 * L * sizeof(mp_limb_t));
     if (!t) return HPC_ENOMEM;
     for (size_t k = 0; k < K; k++) hpc_mont_mul(m, out + k * L, a + k * L, m->R2, t);
@@ -203,6 +303,7 @@ int hpc_to_mont(const hpc_mod *m, const mp_limb_t *a, mp_limb_t *out, size_t K) 
 
 int hpc_from_mont(const hpc_mod *m, const mp_limb_t *a, mp_limb_t *out, size_t K) {
     const int L = m->L;
+    if (vec_ok(m) && K >= 3) return vmul_const(m, a, out, K, 0);
     mp_limb_t *t = malloc(2 * L * sizeof(mp_limb_t));
     if (!t) return HPC_ENOMEM;
     for (size_t k = 0; k < K; k++) from_mont1(m, out + k * L, a + k * L, t);
@@ -273,9 +374,62 @@ int hpc_invert(const hpc_mod *m, const mp_limb_t *a, mp_limb_t *out, size_t K) {
     return HPC_OK;
 }
 
+/* Four bases, four exponents: fixed windows of w bits, each lane picking its
+ * own table entry (entry 0 is Montgomery 1, so a zero digit costs the same). */
+static int vpow_u64(const hpc_mod *m, const mp_limb_t *a, const uint64_t *e, mp_limb_t *out,
+                    size_t K, uint64_t *mults) {
+    const int L = m->L;
+    vspace w;
+    if (vspace_init(&w, m, 16 + 2)) return HPC_ENOMEM;
+    uint64_t *acc = vnum(&w, 16), *sel = vnum(&w, 17);
+    uint64_t cnt = 0;
+    for (size_t k = 0; k < K; k += 4) {
+        int lanes = LANES(K, k);
+        uint64_t ek[4], emax = 0;
+        for (int l = 0; l < 4; l++) {
+            ek[l] = e[k + (l < lanes ? l : 0)];
+            if (ek[l] > emax) emax = ek[l];
+        }
+        int nb = emax ? 64 - __builtin_clzll(emax) : 0;
+        int wb = nb <= 16 ? 2 : nb <= 40 ? 3 : 4;
+        int ntab = 1 << wb, nd = (nb + wb - 1) / wb;
+        uint64_t *T = vnum(&w, 0);
+        memcpy(T, w.one, w.V * sizeof(uint64_t));
+        int ops = 0;
+        if (nd) {
+            for (int l = 0; l < 4; l++) hpc_vset(w.v, T + w.V, l, a + (k + (l < lanes ? l : 0)) * L);
+            hpc_vmul(w.v, T + w.V, T + w.V, w.r2, w.scr);
+            hpc_vsqr(w.v, T + 2 * w.V, T + w.V, w.scr);
+            for (int i = 3; i < ntab; i++) hpc_vmul(w.v, T + i * w.V, T + (i - 1) * w.V, T + w.V, w.scr);
+            ops += ntab - 1;
+            for (int d = nd - 1; d >= 0; d--) {
+                uint64_t *dst = d == nd - 1 ? acc : sel;
+                for (int l = 0; l < 4; l++) {
+                    unsigned dig = (unsigned)((ek[l] >> (d * wb)) & (uint64_t)(ntab - 1));
+                    hpc_vcopy_lane(w.v, dst, l, T + dig * w.V, l);
+                }
+                if (d == nd - 1) continue;
+                for (int s = 0; s < wb; s++) hpc_vsqr(w.v, acc, acc, w.scr);
+                hpc_vmul(w.v, acc, acc, sel, w.scr);
+                ops += wb + 1;
+            }
+        } else {
+            memcpy(acc, w.one, w.V * sizeof(uint64_t));
+        }
+        hpc_vmul(w.v, acc, acc, w.unit, w.scr);
+        ops += 1;
+        for (int l = 0; l < lanes; l++) hpc_vget(w.v, acc, l, out + (k + l) * L);
+        cnt += (uint64_t)ops * lanes;
+    }
+    vspace_free(&w);
+    if (mults) *mults += cnt;
+    return HPC_OK;
+}
+
 int hpc_pow_u64(const hpc_mod *m, const mp_limb_t *a, const uint64_t *e, mp_limb_t *out,
                 size_t K, uint64_t *mults) {
     const int L = m->L;
+    if (vec_ok(m) && K >= 3) return vpow_u64(m, a, e, out, K, mults);
     mp_limb_t *t = malloc(4 * L * sizeof(mp_limb_t));
     if (!t) return HPC_ENOMEM;
     mp_limb_t *x = t + 2 * L, *acc = t + 3 * L;
@@ -314,6 +468,22 @@ int hpc_pow_u64(const hpc_mod *m, const mp_limb_t *a, const uint64_t *e, mp_limb
 int hpc_pow2k(const hpc_mod *m, const mp_limb_t *a, unsigned s, mp_limb_t *out, size_t K,
               uint64_t *mults) {
     const int L = m->L;
+    if (vec_ok(m) && K >= 3 && s > 0) {
+        vspace w;
+        if (vspace_init(&w, m, 1)) return HPC_ENOMEM;
+        uint64_t *x = vnum(&w, 0);
+        for (size_t k = 0; k < K; k += 4) {
+            int lanes = LANES(K, k);
+            for (int l = 0; l < 4; l++) hpc_vset(w.v, x, l, a + (k + (l < lanes ? l : 0)) * L);
+            hpc_vmul(w.v, x, x, w.r2, w.scr);
+            for (unsigned i = 0; i < s; i++) hpc_vsqr(w.v, x, x, w.scr);
+            hpc_vmul(w.v, x, x, w.unit, w.scr);
+            for (int l = 0; l < lanes; l++) hpc_vget(w.v, x, l, out + (k + l) * L);
+        }
+        vspace_free(&w);
+        if (mults) *mults += (uint64_t)K * (s + 2);
+        return HPC_OK;
+    }
     mp_limb_t *t = malloc(3 * L * sizeof(mp_limb_t));
     if (!t) return HPC_ENOMEM;
     mp_limb_t *acc = t + 2 * L;
@@ -344,10 +514,89 @@ int hpc_powm(const hpc_mod *m, const mp_limb_t *a, const mp_limb_t *e, int Ne, m
     return HPC_OK;
 }
 
+/* Straus over four outputs at once: every output shares the exponents, so the
+ * lanes run one schedule; a lane whose base is absent multiplies by 1. */
+static int vmultiexp(const hpc_mod *m, const mp_limb_t *bases, const int64_t *idx, size_t K_out,
+                     size_t T, size_t G, const uint64_t *e, int out_mont, mp_limb_t *out,
+                     uint64_t *mults) {
+    const int L = m->L;
+    vspace w;
+    if (vspace_init(&w, m, T + 2)) return HPC_ENOMEM;
+    char *present = malloc(T ? T : 1);
+    if (!present) {
+        vspace_free(&w);
+        return HPC_ENOMEM;
+    }
+    uint64_t *acc = vnum(&w, T), *ld = vnum(&w, T + 1);
+    uint64_t emax = 0;
+    for (size_t j = 0; j < T; j++)
+        if (e[j] > emax) emax = e[j];
+    int nbits = emax ? 64 - __builtin_clzll(emax) : 0;
+    uint64_t cnt = 0;
+    for (size_t o = 0; o < K_out; o += 4) {
+        int lanes = LANES(K_out, o);
+        const int64_t *io[4];
+        for (int l = 0; l < 4; l++) io[l] = idx + (o + (l < lanes ? l : 0)) * T * G;
+        int ops = 0;
+        /* term j's base: the product of its group, lane by lane */
+        for (size_t j = 0; j < T; j++) {
+            present[j] = 0;
+            if (e[j] == 0) continue;
+            uint64_t *P = vnum(&w, j);
+            for (size_t g = 0; g < G; g++) {
+                int any = 0;
+                for (int l = 0; l < 4; l++) any |= io[l][j * G + g] >= 0;
+                if (!any) continue;
+                uint64_t *dst = present[j] ? ld : P;
+                for (int l = 0; l < 4; l++) {
+                    int64_t b = io[l][j * G + g];
+                    vput(&w, dst, l, b >= 0 ? bases + (size_t)b * L : NULL, w.one);
+                }
+                if (present[j]) {
+                    hpc_vmul(w.v, P, P, ld, w.scr);
+                    ops++;
+                }
+                present[j] = 1;
+            }
+        }
+        int started = 0;
+        for (int bit = nbits - 1; bit >= 0; bit--) {
+            if (started) {
+                hpc_vsqr(w.v, acc, acc, w.scr);
+                ops++;
+            }
+            for (size_t j = 0; j < T; j++) {
+                if (!present[j] || !((e[j] >> bit) & 1)) continue;
+                if (started) {
+                    hpc_vmul(w.v, acc, acc, vnum(&w, j), w.scr);
+                    ops++;
+                } else {
+                    memcpy(acc, vnum(&w, j), w.V * sizeof(uint64_t));
+                    started = 1;
+                }
+            }
+        }
+        if (!started) {
+            memcpy(acc, out_mont ? w.one : w.unit, w.V * sizeof(uint64_t));
+        } else if (!out_mont) {
+            hpc_vmul(w.v, acc, acc, w.unit, w.scr);
+            ops++;
+        }
+        for (int l = 0; l < lanes; l++) hpc_vget(w.v, acc, l, out + (o + l) * L);
+        cnt += (uint64_t)ops * lanes;
+    }
+    free(present);
+    vspace_free(&w);
+    if (mults) *mults += cnt;
+    return HPC_OK;
+}
+
 int hpc_multiexp(const hpc_mod *m, const mp_limb_t *bases, const int64_t *idx, size_t K_out,
                  size_t T, size_t G, const uint64_t *e, int out_mont, mp_limb_t *out,
                  uint64_t *mults) {
     const int L = m->L;
+    if (vec_ok(m) && K_out >= 3)
+        return vmultiexp(m, bases, idx, K_out, T, G, e, out_mont, out, mults);
     mp_limb_t *t = malloc((3 * L + T * L) * sizeof(mp_limb_t));
     const mp_limb_t **ptr = malloc((T ? T : 1) * sizeof(*ptr));
     if (!t || !ptr) {
@@ -624,13 +873,18 @@ int hpc_owner_encrypt(const hpc_priv *k, const mp_limb_t *res, mp_limb_t *out, s
     return rc;
 }
 
-static void decrypt_half(const hpc_priv *k, mpz_srcptr cmod, mpz_srcptr prime, mpz_srcptr prime2,
-                         mpz_srcptr pm1, mpz_srcptr h, mpz_t out) {
+/* x <- L(x) h mod prime, for x = c^(prime-1) mod prime^2 */
+static void decrypt_finish(mpz_t x, mpz_srcptr prime, mpz_srcptr h) {
+    mpz_sub_ui(x, x, 1);
+    mpz_divexact(x, x, prime);
+    mpz_mul(x, x, h);
+    mpz_mod(x, x, prime);
+}
+
+static void decrypt_half(mpz_srcptr cmod, mpz_srcptr prime, mpz_srcptr prime2, mpz_srcptr pm1,
+                         mpz_srcptr h, mpz_t out) {
     mpz_powm(out, cmod, pm1, prime2);
-    mpz_sub_ui(out, out, 1);
-    mpz_divexact(out, out, prime);
-    mpz_mul(out, out, h);
-    mpz_mod(out, out, prime);
+    decrypt_finish(out, prime, h);
 }
 
 static void crt_out(const hpc_priv *k, mpz_t mp, mpz_srcptr mq, mp_limb_t *dst) {
@@ -642,19 +896,73 @@ static void crt_out(const hpc_priv *k, mpz_t mp, mpz_srcptr mq, mp_limb_t *dst) 
     mpz_to_limbs(dst, k->Ln, mp);
 }
 
+/* The vector path pays for four lanes whatever it fills: worth it from three. */
+#define VEC_MIN_LANES 3
+
+static int use_vec(const hpc_priv *k) { return k->mp2.v && k->mq2.v && hpc_vec_available(); }
+
+/* lanes values x[l] (L limbs, mod prime^2) -> res[l] = their decrypted half, in place */
+static int vdecrypt_half(const hpc_vmod *vm, int L, mp_limb_t *x, int lanes, mpz_srcptr prime,
+                         mpz_srcptr pm1, mpz_srcptr h, mpz_t *res) {
+    const mp_limb_t *in[4];
+    mp_limb_t *out[4];
+    for (int l = 0; l < 4; l++) {
+        in[l] = x + (size_t)(l < lanes ? l : 0) * L;
+        out[l] = x + (size_t)(l < lanes ? l : 0) * L;
+    }
+    int rc = hpc_vpowm4(vm, in, lanes, pm1, out);
+    if (rc) return rc;
+    mpz_t tmp;
+    for (int l = 0; l < lanes; l++) {
+        mpz_set(res[l], ro(tmp, x + (size_t)l * L, L));
+        decrypt_finish(res[l], prime, h);
+    }
+    return HPC_OK;
+}
+
+/* ct (Ln2 limbs) mod prime^2 -> dst (L limbs) */
+static void reduce_to(mp_limb_t *dst, int L, const mp_limb_t *ct, int Ln2, mpz_srcptr prime2,
+                      mpz_t cm) {
+    mpz_t c;
+    mpz_mod(cm, ro(c, ct, Ln2), prime2);
+    mpz_to_limbs(dst, L, cm);
+}
+
 int hpc_decrypt(const hpc_priv *k, const mp_limb_t *ct, mp_limb_t *out, size_t K) {
-    mpz_t c, cm, mp, mq;
+    mpz_t c, cm, mp, mq, vmp[4], vmq[4];
     mpz_inits(cm, mp, mq, NULL);
-    for (size_t i = 0; i < K; i++) {
+    size_t i = 0;
+    int rc = HPC_OK;
+    if (use_vec(k) && K >= VEC_MIN_LANES) {
+        mp_limb_t *xp = malloc(4 * (size_t)(k->Lp2 + k->Lq2) * sizeof(mp_limb_t));
+        if (!xp) rc = HPC_ENOMEM;
+        mp_limb_t *xq = xp ? xp + 4 * (size_t)k->Lp2 : NULL;
+        for (int l = 0; l < 4; l++) mpz_inits(vmp[l], vmq[l], NULL);
+        for (; rc == HPC_OK && K - i >= VEC_MIN_LANES;) {
+            int lanes = K - i >= 4 ? 4 : (int)(K - i);
+            for (int l = 0; l < lanes; l++) {
+                const mp_limb_t *cl = ct + (i + l) * k->Ln2;
+                reduce_to(xp + (size_t)l * k->Lp2, k->Lp2, cl, k->Ln2, k->p2, cm);
+                reduce_to(xq + (size_t)l * k->Lq2, k->Lq2, cl, k->Ln2, k->q2, cm);
+            }
+            rc = vdecrypt_half(k->mp2.v, k->Lp2, xp, lanes, k->p, k->pm1, k->hp, vmp);
+            if (!rc) rc = vdecrypt_half(k->mq2.v, k->Lq2, xq, lanes, k->q, k->qm1, k->hq, vmq);
+            for (int l = 0; !rc && l < lanes; l++) crt_out(k, vmp[l], vmq[l], out + (i + l) * k->Ln);
+            i += lanes;
+        }
+        for (int l = 0; l < 4; l++) mpz_clears(vmp[l], vmq[l], NULL);
+        free(xp);
+    }
+    for (; rc == HPC_OK && i < K; i++) {
         mpz_srcptr cz = ro(c, ct + i * k->Ln2, k->Ln2);
         mpz_mod(cm, cz, k->p2);
-        decrypt_half(k, cm, k->p, k->p2, k->pm1, k->hp, mp);
+        decrypt_half(cm, k->p, k->p2, k->pm1, k->hp, mp);
         mpz_mod(cm, cz, k->q2);
-        decrypt_half(k, cm, k->q, k->q2, k->qm1, k->hq, mq);
+        decrypt_half(cm, k->q, k->q2, k->qm1, k->hq, mq);
         crt_out(k, mp, mq, out + i * k->Ln);
     }
     mpz_clears(cm, mp, mq, NULL);
-    return HPC_OK;
+    return rc;
 }
 
 /* acc <- prod_j c_j^(2^(j shift)) mod prime^2 (Horner, Montgomery form inside) */
@@ -664,8 +972,7 @@ static void horner_half(const hpc_mod *mod, const mp_limb_t *ct, int Ln2, size_t
     const int L = mod->L;
     mpz_t c;
     for (size_t jj = cnt; jj-- > 0;) {
-        mpz_mod(cm, ro(c, ct + jj * Ln2, Ln2), prime2);
-        mpz_to_limbs(cur, L, cm);
+        reduce_to(cur, L, ct + jj * Ln2, Ln2, prime2, cm);
         hpc_mont_mul(mod, cur, cur, mod->R2, t);
         if (jj == cnt - 1) {
             memcpy(acc, cur, L * sizeof(mp_limb_t));
@@ -678,27 +985,72 @@ static void horner_half(const hpc_mod *mod, const mp_limb_t *ct, int Ln2, size_t
     mpz_set(out, ro(c, acc, L));
 }
 
+/* Four groups at once: Horner in the lanes, then the lanes' exponentiations.
+ * A short last group is padded with 1s at its top (they leave the product alone). */
+static int vhorner_half(const hpc_vmod *vm, int L, const mp_limb_t *ct, int Ln2, size_t K,
+                        size_t g0, int lanes, size_t group, unsigned shift, mpz_srcptr prime,
+                        mpz_srcptr prime2, mpz_srcptr pm1, mpz_srcptr h, mp_limb_t *x,
+                        mp_limb_t *acc, mpz_t cm, mpz_t *res) {
+    for (int l = 0; l < lanes; l++) {
+        size_t first = (g0 + l) * group;
+        size_t cnt = K - first < group ? K - first : group;
+        for (size_t jj = 0; jj < group; jj++) {
+            mp_limb_t *dst = x + ((size_t)l * group + jj) * L;
+            if (jj < cnt) {
+                reduce_to(dst, L, ct + (first + jj) * Ln2, Ln2, prime2, cm);
+            } else {
+                memset(dst, 0, L * sizeof(mp_limb_t));
+                dst[0] = 1;
+            }
+        }
+    }
+    mp_limb_t *out[4];
+    for (int l = 0; l < 4; l++) out[l] = acc + (size_t)(l < lanes ? l : 0) * L;
+    int rc = hpc_vhorner4(vm, x, lanes, group, shift, out);
+    if (rc) return rc;
+    return vdecrypt_half(vm, L, acc, lanes, prime, pm1, h, res);
+}
+
 int hpc_decrypt_horner(const hpc_priv *k, const mp_limb_t *ct, size_t K, size_t group,
                        unsigned shift, mp_limb_t *out) {
     int Lmax = k->Lp2 > k->Lq2 ? k->Lp2 : k->Lq2;
     mp_limb_t *buf = malloc(4 * Lmax * sizeof(mp_limb_t));
     if (!buf) return HPC_ENOMEM;
     mp_limb_t *acc = buf, *cur = buf + Lmax, *t = buf + 2 * Lmax;
-    mpz_t cm, x, mp, mq;
+    mpz_t cm, x, mp, mq, vmp[4], vmq[4];
     mpz_inits(cm, x, mp, mq, NULL);
-    size_t ng = (K + group - 1) / group;
-    for (size_t g = 0; g < ng; g++) {
+    size_t ng = (K + group - 1) / group, g = 0;
+    int rc = HPC_OK;
+    if (use_vec(k) && ng >= VEC_MIN_LANES) {
+        mp_limb_t *vx = malloc(4 * (group + 1) * (size_t)Lmax * sizeof(mp_limb_t));
+        if (!vx) rc = HPC_ENOMEM;
+        mp_limb_t *vacc = vx ? vx + 4 * group * (size_t)Lmax : NULL;
+        for (int l = 0; l < 4; l++) mpz_inits(vmp[l], vmq[l], NULL);
+        for (; rc == HPC_OK && ng - g >= VEC_MIN_LANES;) {
+            int lanes = ng - g >= 4 ? 4 : (int)(ng - g);
+            rc = vhorner_half(k->mp2.v, k->Lp2, ct, k->Ln2, K, g, lanes, group, shift, k->p,
+                              k->p2, k->pm1, k->hp, vx, vacc, cm, vmp);
+            if (!rc)
+                rc = vhorner_half(k->mq2.v, k->Lq2, ct, k->Ln2, K, g, lanes, group, shift, k->q,
+                                  k->q2, k->qm1, k->hq, vx, vacc, cm, vmq);
+            for (int l = 0; !rc && l < lanes; l++) crt_out(k, vmp[l], vmq[l], out + (g + l) * k->Ln);
+            g += lanes;
+        }
+        for (int l = 0; l < 4; l++) mpz_clears(vmp[l], vmq[l], NULL);
+        free(vx);
+    }
+    for (; rc == HPC_OK && g < ng; g++) {
         size_t cnt = K - g * group < group ? K - g * group : group;
         const mp_limb_t *c0 = ct + g * group * k->Ln2;
         horner_half(&k->mp2, c0, k->Ln2, cnt, shift, k->p2, x, cm, acc, cur, t);
-        decrypt_half(k, x, k->p, k->p2, k->pm1, k->hp, mp);
+        decrypt_half(x, k->p, k->p2, k->pm1, k->hp, mp);
         horner_half(&k->mq2, c0, k->Ln2, cnt, shift, k->q2, x, cm, acc, cur, t);
-        decrypt_half(k, x, k->q, k->q2, k->qm1, k->hq, mq);
+        decrypt_half(x, k->q, k->q2, k->qm1, k->hq, mq);
         crt_out(k, mp, mq, out + g * k->Ln);
     }
     mpz_clears(cm, x, mp, mq, NULL);
     free(buf);
-    return HPC_OK;
+    return rc;
 }
 
 /* ------------------------------------------------------------------ */

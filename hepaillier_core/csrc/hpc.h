@@ -13,6 +13,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "hpc_vec.h"
+
 #define HPC_OK 0
 #define HPC_ENOMEM -1
 #define HPC_ENOINV -2     /* an element had no inverse (shares a factor with N) */
@@ -24,8 +26,10 @@ typedef struct {
     int L;
     mp_limb_t *N;
     mp_limb_t ninv;  /* -N^{-1} mod 2^64 */
-    mp_limb_t *R2;   /* R^2 mod N, R = 2^(64 L) */
+    mp_limb_t *R2;   /* R^2 mod N, R = 2^(64 L + kfix) */
     mp_limb_t *one;  /* R mod N: 1 in Montgomery form */
+    int kfix;        /* extra bits of R beyond 64 L, so scalar and vector share one R */
+    hpc_vmod *v;     /* AVX2 four-lane context (NULL: scalar only) */
 } hpc_mod;
 
 int hpc_mod_init(hpc_mod *m, const mp_limb_t *N, int L);
