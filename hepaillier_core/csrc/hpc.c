@@ -706,23 +706,31 @@ void hpc_fb_free(hpc_fbtab *tb) {
 
 /* r <- h^x in Montgomery form.  Table entries are far apart in memory, so the
  * next one is prefetched while the current product runs. */
+/* window i (w bits) of the number {xl, xs} */
+static inline unsigned fb_digit(const mp_limb_t *xl, size_t xs, int i, int w) {
+    size_t bit = (size_t)i * w;
+    size_t li = bit / 64, off = bit % 64;
+    unsigned long long d = 0;
+    if (li < xs) d = xl[li] >> off;
+    if (off + w > 64 && li + 1 < xs) d |= xl[li + 1] << (64 - off);
+    return (unsigned)(d & ((1ULL << w) - 1));
+}
+
+static inline const mp_limb_t *fb_entry(const hpc_fbtab *tb, int i, unsigned d) {
+    size_t per = ((size_t)1 << tb->w) - 1;
+    return tb->tab + ((size_t)i * per + (d - 1)) * tb->L;
+}
+
 static int fb_exp(const hpc_mod *m, const hpc_fbtab *tb, const mpz_t x, mp_limb_t *r,
                   mp_limb_t *t) {
     const int L = m->L, w = tb->w;
-    size_t per = ((size_t)1 << w) - 1;
     const mp_limb_t *ents[1024];
     int cnt = 0;
     size_t xs = mpz_size(x);
     const mp_limb_t *xl = mpz_limbs_read(x);
     for (int i = 0; i < tb->nwin && cnt < 1024; i++) {
-        size_t bit = (size_t)i * w;
-        size_t li = bit / 64, off = bit % 64;
-        unsigned long long d = 0;
-        if (li < xs) d = xl[li] >> off;
-        if (off + w > 64 && li + 1 < xs) d |= xl[li + 1] << (64 - off);
-        d &= ((1ULL << w) - 1);
-        if (!d) continue;
-        ents[cnt++] = tb->tab + ((size_t)i * per + (d - 1)) * L;
+        unsigned d = fb_digit(xl, xs, i, w);
+        if (d) ents[cnt++] = fb_entry(tb, i, d);
     }
     if (!cnt) {
         memcpy(r, m->one, L * sizeof(mp_limb_t));
@@ -735,6 +743,36 @@ static int fb_exp(const hpc_mod *m, const hpc_fbtab *tb, const mpz_t x, mp_limb_
         hpc_mont_mul(m, r, r, ents[i], t);
     }
     return HPC_OK;
+}
+
+/* acc <- h^x[l] in Montgomery form, lane by lane: one product per window, each
+ * lane reading its own table entry (1 where its digit is 0) */
+static void vfb_exp(const vspace *w, const hpc_fbtab *tb, mpz_t *const x, uint64_t *acc,
+                    uint64_t *ld) {
+    const int wb = tb->w;
+    const mp_limb_t *xl[4];
+    size_t xs[4];
+    for (int l = 0; l < 4; l++) {
+        xl[l] = mpz_limbs_read(x[l]);
+        xs[l] = mpz_size(x[l]);
+    }
+    int started = 0;
+    for (int i = 0; i < tb->nwin; i++) {
+        unsigned d[4], any = 0;
+        for (int l = 0; l < 4; l++) any |= d[l] = fb_digit(xl[l], xs[l], i, wb);
+        if (!any) continue;
+        if (i + 1 < tb->nwin)
+            for (int l = 0; l < 4; l++) {
+                unsigned dn = fb_digit(xl[l], xs[l], i + 1, wb);
+                if (dn)
+                    for (int c = 0; c < tb->L; c += 8) __builtin_prefetch(fb_entry(tb, i + 1, dn) + c, 0, 0);
+            }
+        uint64_t *dst = started ? ld : acc;
+        for (int l = 0; l < 4; l++) vput(w, dst, l, d[l] ? fb_entry(tb, i, d[l]) : NULL, w->one);
+        if (started) hpc_vmul(w->v, acc, acc, ld, w->scr);
+        started = 1;
+    }
+    if (!started) memcpy(acc, w->one, w->V * sizeof(uint64_t));
 }
 
 /* ------------------------------------------------------------------ */
@@ -811,19 +849,24 @@ void hpc_priv_free(hpc_priv *k) {
     k->has_tables = 0;
 }
 
-/* r_side <- uniform n-th residue mod prime^2, times g^m, as a normal residue */
-static int owner_half(const hpc_priv *k, const hpc_mod *mod, const hpc_fbtab *tb,
-                      mpz_srcptr prime, mpz_srcptr other, mpz_srcptr prime2, mpz_srcptr pm1,
-                      mpz_srcptr m, mpz_t out, mpz_t x, mp_limb_t *buf, mp_limb_t *t) {
-    const int L = mod->L;
-    /* g^m mod prime^2 = 1 + m n = 1 + prime * ((m mod prime) * other mod prime) */
+/* g^m mod prime^2 = 1 + m n = 1 + prime ((m mod prime) other mod prime), as L limbs */
+static void gm_half(mpz_srcptr m, mpz_srcptr prime, mpz_srcptr other, mpz_t x, mp_limb_t *dst,
+                    int L) {
     mpz_mod(x, m, prime);
     mpz_mul(x, x, other);
     mpz_mod(x, x, prime);
     mpz_mul(x, x, prime);
     mpz_add_ui(x, x, 1);
+    mpz_to_limbs(dst, L, x);
+}
+
+/* r_side <- uniform n-th residue mod prime^2, times g^m, as a normal residue */
+static int owner_half(const hpc_priv *k, const hpc_mod *mod, const hpc_fbtab *tb,
+                      mpz_srcptr prime, mpz_srcptr other, mpz_srcptr prime2, mpz_srcptr pm1,
+                      mpz_srcptr m, mpz_t out, mpz_t x, mp_limb_t *buf, mp_limb_t *t) {
+    const int L = mod->L;
     mp_limb_t *gm = buf, *rm = buf + L, *res = buf + 2 * L;
-    mpz_to_limbs(gm, L, x);
+    gm_half(m, prime, other, x, gm, L);
     mpz_t roz;
     int rc;
     if (k->has_tables) {
@@ -843,7 +886,70 @@ static int owner_half(const hpc_priv *k, const hpc_mod *mod, const hpc_fbtab *tb
     return HPC_OK;
 }
 
+/* four encryptions' halves mod prime^2: out[l] = h^x_l g^m_l with fresh x_l */
+static int vowner_half(const hpc_mod *mod, const hpc_fbtab *tb, mpz_srcptr prime,
+                       mpz_srcptr other, mpz_srcptr pm1, mpz_t *const m, mpz_t *const x,
+                       mpz_t *out, const vspace *w, mp_limb_t *buf) {
+    uint64_t *acc = vnum(w, 0), *ld = vnum(w, 1);
+    for (int l = 0; l < 4; l++) {
+        int rc = random_below(x[l], pm1, 0);
+        if (rc) return rc;
+    }
+    vfb_exp(w, tb, x, acc, ld);
+    for (int l = 0; l < 4; l++) {
+        gm_half(m[l], prime, other, x[l], buf, mod->L);
+        hpc_vset(w->v, ld, l, buf);
+    }
+    hpc_vmul(w->v, acc, acc, ld, w->scr); /* (r R)(gm) / R = r gm */
+    mpz_t roz;
+    for (int l = 0; l < 4; l++) {
+        hpc_vget(w->v, acc, l, buf);
+        mpz_set(out[l], ro(roz, buf, mod->L));
+    }
+    for (int l = 0; l < 4; l++) mpz_set_ui(x[l], 0); /* no exponent lingers in memory */
+    return HPC_OK;
+}
+
+static int vowner_encrypt(const hpc_priv *k, const mp_limb_t *res, mp_limb_t *out, size_t K) {
+    vspace wp, wq;
+    if (vspace_init(&wp, &k->mp2, 2)) return HPC_ENOMEM;
+    if (vspace_init(&wq, &k->mq2, 2)) {
+        vspace_free(&wp);
+        return HPC_ENOMEM;
+    }
+    int Lmax = k->Lp2 > k->Lq2 ? k->Lp2 : k->Lq2;
+    mp_limb_t *buf = malloc(Lmax * sizeof(mp_limb_t));
+    mpz_t m[4], x[4], cp[4], cq[4], t, tmp;
+    for (int l = 0; l < 4; l++) mpz_inits(m[l], x[l], cp[l], cq[l], NULL);
+    mpz_init(t);
+    int rc = buf ? HPC_OK : HPC_ENOMEM;
+    for (size_t i = 0; i < K && rc == HPC_OK; i += 4) {
+        int lanes = LANES(K, i);
+        for (int l = 0; l < 4; l++)
+            mpz_set(m[l], ro(tmp, res + (i + (l < lanes ? l : 0)) * k->Ln, k->Ln));
+        rc = vowner_half(&k->mp2, &k->tp, k->p, k->q, k->pm1, m, x, cp, &wp, buf);
+        if (!rc) rc = vowner_half(&k->mq2, &k->tq, k->q, k->p, k->qm1, m, x, cq, &wq, buf);
+        for (int l = 0; !rc && l < lanes; l++) {
+            /* CRT: c = cq + q^2 ((cp - cq) q^-2 mod p^2) */
+            mpz_sub(t, cp[l], cq[l]);
+            mpz_mul(t, t, k->q2inv_p2);
+            mpz_mod(t, t, k->p2);
+            mpz_mul(t, t, k->q2);
+            mpz_add(t, t, cq[l]);
+            mpz_to_limbs(out + (i + l) * k->Ln2, k->Ln2, t);
+        }
+    }
+    for (int l = 0; l < 4; l++) mpz_clears(m[l], x[l], cp[l], cq[l], NULL);
+    mpz_clear(t);
+    free(buf);
+    vspace_free(&wp);
+    vspace_free(&wq);
+    return rc;
+}
+
 int hpc_owner_encrypt(const hpc_priv *k, const mp_limb_t *res, mp_limb_t *out, size_t K) {
+    if (k->has_tables && vec_ok(&k->mp2) && vec_ok(&k->mq2) && K >= 3)
+        return vowner_encrypt(k, res, out, K);
     int Lmax = k->Lp2 > k->Lq2 ? k->Lp2 : k->Lq2;
     mp_limb_t *buf = malloc(5 * Lmax * sizeof(mp_limb_t) + 8);
     if (!buf) return HPC_ENOMEM;
@@ -1056,27 +1162,66 @@ int hpc_decrypt_horner(const hpc_priv *k, const mp_limb_t *ct, size_t K, size_t 
 /* ------------------------------------------------------------------ */
 /* public-key encryption                                                */
 
+/* a unit r mod n, uniform (gcd 1) */
+static int random_unit(mpz_t r, mpz_srcptr nz, mpz_t g) {
+    do {
+        int rc = random_below(r, nz, 1);
+        if (rc) return rc;
+        mpz_gcd(g, r, nz);
+    } while (mpz_cmp_ui(g, 1) != 0);
+    return HPC_OK;
+}
+
+/* c = (1 + m n) rn mod n^2 */
+static void pub_combine(mpz_t c, const mp_limb_t *m, int Ln, mpz_srcptr nz, mpz_srcptr rn,
+                        mpz_srcptr n2, mp_limb_t *dst, int L2) {
+    mpz_t tmp;
+    mpz_mul(c, ro(tmp, m, Ln), nz);
+    mpz_add_ui(c, c, 1);
+    mpz_mul(c, c, rn);
+    mpz_mod(c, c, n2);
+    mpz_to_limbs(dst, L2, c);
+}
+
 int hpc_pub_encrypt(const hpc_mod *mn2, const mp_limb_t *n, int Ln, const mp_limb_t *res,
                     mp_limb_t *out, size_t K) {
+    const int L2 = mn2->L;
     mpz_t nz, n2, r, g, c, tmp;
     mpz_inits(r, g, c, NULL);
     mpz_init_set(nz, ro(tmp, n, Ln));
-    mpz_init_set(n2, ro(tmp, mn2->N, mn2->L));
+    mpz_init_set(n2, ro(tmp, mn2->N, L2));
     int rc = HPC_OK;
-    for (size_t i = 0; i < K; i++) {
-        do {
-            rc = random_below(r, nz, 1);
-            if (rc) goto done;
-            mpz_gcd(g, r, nz);
-        } while (mpz_cmp_ui(g, 1) != 0);
-        mpz_powm(r, r, nz, n2);
-        mpz_mul(c, ro(tmp, res + i * Ln, Ln), nz);
-        mpz_add_ui(c, c, 1);
-        mpz_mul(c, c, r);
-        mpz_mod(c, c, n2);
-        mpz_to_limbs(out + i * mn2->L, mn2->L, c);
+    size_t i = 0;
+    if (vec_ok(mn2) && K >= 3) {
+        /* r^n for four r at once: the exponent n is shared */
+        mp_limb_t *buf = calloc(4 * (size_t)L2, sizeof(mp_limb_t));
+        if (!buf) rc = HPC_ENOMEM;
+        const mp_limb_t *in[4];
+        mp_limb_t *rn[4];
+        for (int l = 0; l < 4 && buf; l++) in[l] = rn[l] = buf + (size_t)l * L2;
+        for (; rc == HPC_OK && i < K; i += 4) {
+            int lanes = LANES(K, i);
+            for (int l = 0; l < lanes && rc == HPC_OK; l++) {
+                rc = random_unit(r, nz, g);
+                memset(rn[l], 0, L2 * sizeof(mp_limb_t));
+                if (!rc) mpz_to_limbs(rn[l], L2, r);
+            }
+            if (!rc) rc = hpc_vpowm4(mn2->v, in, lanes, nz, rn);
+            for (int l = 0; !rc && l < lanes; l++)
+                pub_combine(c, res + (i + l) * Ln, Ln, nz, ro(tmp, rn[l], L2), n2,
+                            out + (i + l) * L2, L2);
+        }
+        if (buf) memset(buf, 0, 4 * (size_t)L2 * sizeof(mp_limb_t));
+        free(buf);
+        i = K;
     }
-done:
+    for (; rc == HPC_OK && i < K; i++) {
+        rc = random_unit(r, nz, g);
+        if (rc) break;
+        mpz_powm(r, r, nz, n2);
+        pub_combine(c, res + i * Ln, Ln, nz, r, n2, out + i * L2, L2);
+    }
+    mpz_set_ui(r, 0);
     mpz_clears(nz, n2, r, g, c, NULL);
     return rc;
 }
@@ -1091,7 +1236,36 @@ int hpc_pub_encrypt_short(const hpc_mod *mn2, const hpc_fbtab *tb, const mp_limb
     mpz_inits(a, c, NULL);
     mpz_init_set(nz, ro(tmp, n, Ln));
     int rc = HPC_OK;
-    for (size_t i = 0; i < K; i++) {
+    size_t i = 0;
+    if (vec_ok(mn2) && K >= 3) {
+        vspace w;
+        mpz_t av[4];
+        rc = vspace_init(&w, mn2, 2);
+        int have_w = rc == HPC_OK;
+        for (int l = 0; l < 4; l++) mpz_init(av[l]);
+        uint64_t *acc = rc ? NULL : vnum(&w, 0), *ld = rc ? NULL : vnum(&w, 1);
+        for (; rc == HPC_OK && i < K; i += 4) {
+            int lanes = LANES(K, i);
+            for (int l = 0; l < 4 && rc == HPC_OK; l++) rc = random_bits(av[l], (unsigned)abits);
+            if (rc) break;
+            vfb_exp(&w, tb, av, acc, ld);
+            for (int l = 0; l < 4; l++) {
+                mpz_mul(c, ro(tmp, res + (i + (l < lanes ? l : 0)) * Ln, Ln), nz);
+                mpz_add_ui(c, c, 1);
+                mpz_to_limbs(gm, L, c);
+                hpc_vset(w.v, ld, l, gm);
+            }
+            hpc_vmul(w.v, acc, acc, ld, w.scr);
+            for (int l = 0; l < lanes; l++) hpc_vget(w.v, acc, l, out + (i + l) * L);
+        }
+        for (int l = 0; l < 4; l++) {
+            mpz_set_ui(av[l], 0);
+            mpz_clear(av[l]);
+        }
+        if (have_w) vspace_free(&w);
+        i = K;
+    }
+    for (; rc == HPC_OK && i < K; i++) {
         rc = random_bits(a, (unsigned)abits);
         if (rc) break;
         fb_exp(mn2, tb, a, rm, t);
