@@ -235,7 +235,8 @@ def table(res: dict) -> str:
              (("(b) unpacked filter", mp["b"], f["b"]), ("(c) packed filter", mp["c"], f["c"]),
               ("(c') packed filter, planned slots", mp["cp"], f["cp"]))]
     out += ["Physical limit (one worker; products counted by the multi-exponentiation kernel; "
-            "raw = bare Montgomery product mod n², measured in the same rounds):", "",
+            "raw = bare Montgomery product mod n², per lane when the AVX2 lanes run, measured "
+            "in the same rounds):", "",
             markdown_table(["hot path", "products / output px", "time / px",
                             "achieved time / product", "raw time / product",
                             "achieved/raw rate"], lrows)]

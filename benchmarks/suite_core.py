@@ -187,7 +187,7 @@ def run(quick: bool = False, bits: int = 2048) -> dict:
                              "verdict": pass_fail(got, target)}
         rows.append(row)
     return {"suite": "core", "bits": bits, "cores": cores, "quick": quick, "sizes": sz,
-            "rows": rows, "raw_mult_s": raw, "heu": heu_desc if hk else None,
+            "rows": rows, "raw_mult_s": raw, "lanes": pub.mod.lanes, "heu": heu_desc if hk else None,
             "heu_status": heu_desc, "heu_cpu_per_wall": heu_threads,
             "heu_setup_s": hk.setup_seconds if hk else None, "phe": phe_module() is not None,
             "seconds": elapsed, "wall_medians": meds.wall, "cpu_medians": meds.cpu}
@@ -239,9 +239,11 @@ def table(res: dict) -> str:
         frac = cm * raw / r["ours_1w_s"] if cm and r["ours_1w_s"] else None
         lrows.append([r["label"], fmt_time(r["ours_1w_s"]), f"{r['raw_mult_equiv']:.1f}",
                       f"{cm:.1f}" if cm else "—", f"{frac:.2f}" if frac else "—"])
-    out += [f"Physical limit: a bare Montgomery product mod n² ({2 * res['bits']} bits) takes "
-            f"{fmt_time(raw)} of CPU on one core here (`Mod.bench_mont_mul`, timed in the same "
-            "rounds).", "",
+    unit = ("one lane's share of a four-lane AVX2 product" if res.get("lanes", 1) == 4
+            else "scalar")
+    out += [f"Physical limit: a bare Montgomery product mod n² ({2 * res['bits']} bits; {unit}) "
+            f"takes {fmt_time(raw)} of CPU on one core here (`Mod.bench_mont_mul`, timed in the "
+            "same rounds).", "",
             markdown_table(["operation", "time/op (1 worker)", "= bare products",
                             "products counted by the kernel", "achieved/raw rate"], lrows)]
     return "\n".join(out) + "\n"

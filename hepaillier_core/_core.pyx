@@ -29,6 +29,7 @@ cdef extern from "hpc.h" nogil:
     ctypedef struct hpc_priv:
         int Ln, Ln2, Lp2, Lq2, has_tables
     int hpc_mod_init(hpc_mod *m, const mp_limb_t *N, int L)
+    int hpc_mod_lanes(const hpc_mod *m)
     void hpc_mod_free(hpc_mod *m)
     int hpc_check_range(const hpc_mod *m, const mp_limb_t *a, size_t K, size_t *bad)
     int hpc_mulmod(const hpc_mod *m, const mp_limb_t *a, const mp_limb_t *b, mp_limb_t *out, size_t K)
@@ -132,8 +133,16 @@ cdef class Mod:
         if a.ndim != 2 or a.shape[1] != self.L or a.dtype != np.uint64 or not a.flags.c_contiguous:
             raise ValueError(f"expected a C-contiguous uint64 array of shape (K, {self.L})")
 
+    @property
+    def lanes(self) -> int:
+        """4 when batch ops on this modulus run in AVX2 lanes, 1 on the scalar path."""
+        return hpc_mod_lanes(&self.m)
+
     def bench_mont_mul(self, size_t iters=20000, bint square=False) -> float:
-        """Seconds per bare Montgomery product at this modulus size (raw rate)."""
+        """Seconds per bare Montgomery product at this modulus size (raw rate).
+
+        With AVX2 lanes (``lanes == 4``) this is one lane's share of a four-lane
+        product, the unit the batch kernels run on."""
         cdef double r
         with nogil:
             r = hpc_bench_mont_mul(&self.m, iters, square)

@@ -45,12 +45,12 @@ def _ints(arr):
     return [_core.int_of(row) for row in arr]
 
 
-@pytest.mark.parametrize("limbs", [8, 9, 32, 33, 64, 65])
-def test_pow_u64_and_montgomery_match_python(limbs):
+@pytest.mark.parametrize("limbs", [8, 9, 32, 33, 64, 65, 128])
+def test_batch_ops_match_python(limbs):
     rng = random.Random(limbs)
     N = _odd_modulus(limbs, rng)
     mod = _core.Mod(N)
-    vals = [rng.randrange(1, N) for _ in range(11)]
+    vals = [rng.randrange(1, N) for _ in range(10)] + [N - 1]
     exps = [0, 1, 2, 3, 255, 1 << 20, (1 << 64) - 1, 7, 12345, 2**40 + 3, 9]
     a = _limbs(vals, mod.L)
     e = np.array(exps, dtype=np.uint64)
@@ -62,6 +62,9 @@ def test_pow_u64_and_montgomery_match_python(limbs):
     assert _ints(mont_off) == _ints(mont_on)  # one Montgomery domain for both paths
     back_off, back_on = both_paths(lambda: mod.from_mont(mont_on))
     assert _ints(back_off) == _ints(back_on) == vals
+    b = _limbs(vals[::-1], mod.L)
+    mm_off, mm_on = both_paths(lambda: mod.mulmod(a, b))
+    assert _ints(mm_off) == _ints(mm_on) == [x * y % N for x, y in zip(vals, vals[::-1])]
     sq_off, sq_on = both_paths(lambda: mod.pow2k(a, 5)[0])
     assert _ints(sq_off) == _ints(sq_on) == [pow(v, 32, N) for v in vals]
 

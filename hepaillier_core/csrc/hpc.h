@@ -33,6 +33,8 @@ typedef struct {
 } hpc_mod;
 
 int hpc_mod_init(hpc_mod *m, const mp_limb_t *N, int L);
+/* 4 when batches on this modulus run in AVX2 lanes, else 1 */
+int hpc_mod_lanes(const hpc_mod *m);
 void hpc_mod_free(hpc_mod *m);
 
 /* Single Montgomery operations (t: scratch of 2L limbs). */

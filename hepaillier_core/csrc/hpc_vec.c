@@ -44,6 +44,7 @@ struct hpc_vmod {
     uint64_t *N;   /* N, broadcast to the four lanes */
     uint64_t *R2;  /* R^2 mod N, broadcast */
     mp_limb_t *N64;
+    uint64_t *fold; /* fold[j nl + i] = limb j of 2^(r (nl + i)) mod N: plain reduction */
 };
 
 static void *vec_alloc(size_t words) {
@@ -54,7 +55,7 @@ static void *vec_alloc(size_t words) {
 uint64_t *hpc_valloc(size_t words) { return vec_alloc(words); }
 int hpc_vmod_rbits(const hpc_vmod *m) { return m->r * m->nl; }
 size_t hpc_vwords(const hpc_vmod *m) { return 4 * (size_t)m->nl; }
-size_t hpc_vscratch(const hpc_vmod *m) { return 4 * (2 * (size_t)m->nl + 2); }
+size_t hpc_vscratch(const hpc_vmod *m) { return 4 * (3 * (size_t)m->nl + 2); }
 
 void hpc_vcopy_lane(const hpc_vmod *m, uint64_t *dst, int ldst, const uint64_t *src, int lsrc) {
     for (int j = 0; j < m->nl; j++) dst[4 * j + ldst] = src[4 * j + lsrc];
@@ -71,30 +72,55 @@ static uint64_t radix_limb(const mp_limb_t *x, int L, int r, int j) {
     return v & (((uint64_t)1 << r) - 1);
 }
 
+/* x: Lx limbs -> nlim radix limbs of lane `lane` (a running bit buffer) */
+static void vset_wide(const hpc_vmod *m, uint64_t *dst, int lane, const mp_limb_t *x, int Lx,
+                      int nlim) {
+    unsigned __int128 buf = 0;
+    int have = 0, w = 0;
+    const int r = m->r;
+    const uint64_t mask = m->mask;
+    uint64_t *d = dst + lane;
+    for (int j = 0; j < nlim; j++) {
+        if (have < r) {
+            if (w < Lx) buf |= (unsigned __int128)x[w++] << have;
+            have += 64;
+        }
+        d[4 * j] = (uint64_t)buf & mask;
+        buf >>= r;
+        have -= r;
+    }
+}
+
 void hpc_vset(const hpc_vmod *m, uint64_t *dst, int lane, const mp_limb_t *x) {
-    for (int j = 0; j < m->nl; j++) dst[4 * j + lane] = radix_limb(x, m->L, m->r, j);
+    vset_wide(m, dst, lane, x, m->L, m->nl);
 }
 
 void hpc_vget(const hpc_vmod *m, const uint64_t *src, int lane, mp_limb_t *x) {
     const int L = m->L, r = m->r;
-    mp_limb_t hi = 0; /* bits beyond L limbs (value < 2N may need one) */
-    memset(x, 0, L * sizeof(mp_limb_t));
+    unsigned __int128 buf = 0;
+    int have = 0, w = 0;
+    mp_limb_t hi = 0; /* bits beyond L limbs (a value below 2N may have one) */
     for (int j = 0; j < m->nl; j++) {
-        uint64_t v = src[4 * j + lane];
-        size_t off = (size_t)j * r;
-        size_t w = off / 64;
-        unsigned sh = off % 64;
-        if (w < (size_t)L)
-            x[w] |= v << sh;
-        else if (w == (size_t)L)
-            hi |= v << sh;
-        if (sh + r > 64) {
-            if (w + 1 < (size_t)L)
-                x[w + 1] |= v >> (64 - sh);
-            else if (w + 1 == (size_t)L)
-                hi |= v >> (64 - sh);
+        buf |= (unsigned __int128)src[4 * j + lane] << have;
+        have += r;
+        if (have >= 64) {
+            if (w < L)
+                x[w] = (mp_limb_t)buf;
+            else
+                hi |= (mp_limb_t)buf;
+            w++;
+            buf >>= 64;
+            have -= 64;
         }
     }
+    if (have > 0) {
+        if (w < L)
+            x[w] = (mp_limb_t)buf;
+        else
+            hi |= (mp_limb_t)buf;
+        w++;
+    }
+    for (; w < L; w++) x[w] = 0;
     if (hi || mpn_cmp(x, m->N64, L) >= 0) mpn_sub_n(x, x, m->N64, L);
 }
 
@@ -115,7 +141,7 @@ hpc_vmod *hpc_vmod_new(const mp_limb_t *N, int L) {
         m->r = 27;
         m->nl = (int)((bits + 2 + m->r - 1) / m->r);
     }
-    if (2L * m->nl + 2 >= 1024) { /* beyond any Paillier modulus we accept */
+    if (2L * m->nl + 2 >= 1024 || L > HPC_VEC_MAX_LIMBS) { /* beyond any modulus we use */
         free(m);
         return NULL;
     }
@@ -123,8 +149,9 @@ hpc_vmod *hpc_vmod_new(const mp_limb_t *N, int L) {
     m->N = vec_alloc(4 * (size_t)m->nl);
     m->R2 = vec_alloc(4 * (size_t)m->nl);
     m->N64 = malloc(L * sizeof(mp_limb_t));
+    m->fold = malloc((size_t)m->nl * m->nl * sizeof(uint64_t));
     mp_limb_t *tmp = calloc((size_t)L, sizeof(mp_limb_t));
-    if (!m->N || !m->R2 || !m->N64 || !tmp) {
+    if (!m->N || !m->R2 || !m->N64 || !m->fold || !tmp) {
         free(tmp);
         hpc_vmod_free(m);
         return NULL;
@@ -149,6 +176,17 @@ hpc_vmod *hpc_vmod_new(const mp_limb_t *N, int L) {
         hpc_vset(m, m->N, l, N);
         hpc_vset(m, m->R2, l, tmp);
     }
+    /* folding rows 2^(r (nl + i)) mod N, stored column-major for the reduction */
+    mpz_set_ui(R, 1);
+    mpz_mul_2exp(R, R, (mp_bitcnt_t)m->r * m->nl);
+    mpz_mod(R, R, Nz);
+    for (int i = 0; i < m->nl; i++) {
+        memset(tmp, 0, L * sizeof(mp_limb_t));
+        mpz_export(tmp, &cnt, -1, sizeof(mp_limb_t), 0, 0, R);
+        for (int j = 0; j < m->nl; j++) m->fold[(size_t)j * m->nl + i] = radix_limb(tmp, L, m->r, j);
+        mpz_mul_2exp(R, R, m->r);
+        mpz_mod(R, R, Nz);
+    }
     mpz_clears(Nz, R, t, NULL);
     free(tmp);
     return m;
@@ -159,6 +197,7 @@ void hpc_vmod_free(hpc_vmod *m) {
     free(m->N);
     free(m->R2);
     free(m->N64);
+    free(m->fold);
     free(m);
 }
 
@@ -231,6 +270,70 @@ VEC_FN static void vsqr(const hpc_vmod *m, uint64_t *out, const uint64_t *a_, __
 void hpc_vmul(const hpc_vmod *m, uint64_t *out, const uint64_t *a, const uint64_t *b,
               uint64_t *scratch) {
     vmul(m, out, a, b, (__m256i *)scratch);
+}
+
+/* columns j < nl of t_low + sum_i t_(nl+i) 2^(r (nl+i)) mod N, then carried:
+ * nl + 1 normalised limbs (the value is below nl 2^r N + 2^(r nl)) */
+VEC_FN static void vfold(const hpc_vmod *m, uint64_t *out, const uint64_t *t_) {
+    const int nl = m->nl;
+    const __m256i M = _mm256_set1_epi64x((long long)m->mask);
+    const __m128i sh = _mm_cvtsi32_si128(m->r);
+    const __m256i *t = (const __m256i *)t_, *hi = t + nl;
+    __m256i *o = (__m256i *)out;
+    /* four columns per pass: each hi[i] load feeds four products */
+    int j = 0;
+    for (; j + 4 <= nl; j += 4) {
+        const uint64_t *c0 = m->fold + (size_t)j * nl, *c1 = c0 + nl, *c2 = c1 + nl, *c3 = c2 + nl;
+        __m256i s0 = t[j], s1 = t[j + 1], s2 = t[j + 2], s3 = t[j + 3];
+        for (int i = 0; i < nl; i++) {
+            __m256i h = hi[i];
+            s0 = _mm256_add_epi64(s0, _mm256_mul_epu32(h, _mm256_set1_epi64x((long long)c0[i])));
+            s1 = _mm256_add_epi64(s1, _mm256_mul_epu32(h, _mm256_set1_epi64x((long long)c1[i])));
+            s2 = _mm256_add_epi64(s2, _mm256_mul_epu32(h, _mm256_set1_epi64x((long long)c2[i])));
+            s3 = _mm256_add_epi64(s3, _mm256_mul_epu32(h, _mm256_set1_epi64x((long long)c3[i])));
+        }
+        o[j] = s0;
+        o[j + 1] = s1;
+        o[j + 2] = s2;
+        o[j + 3] = s3;
+    }
+    for (; j < nl; j++) {
+        const uint64_t *col = m->fold + (size_t)j * nl;
+        __m256i s0 = t[j];
+        for (int i = 0; i < nl; i++)
+            s0 = _mm256_add_epi64(s0, _mm256_mul_epu32(hi[i], _mm256_set1_epi64x((long long)col[i])));
+        o[j] = s0;
+    }
+    __m256i c = _mm256_setzero_si256();
+    for (j = 0; j < nl; j++) {
+        __m256i v = _mm256_add_epi64(o[j], c);
+        o[j] = _mm256_and_si256(v, M);
+        c = _mm256_srl_epi64(v, sh);
+    }
+    o[nl] = c;
+}
+
+int hpc_vreduce4(const hpc_vmod *m, const mp_limb_t *t, int lanes, mp_limb_t *out,
+                 uint64_t *scratch) {
+    const int L = m->L, nl = m->nl;
+    uint64_t *wide = scratch, *folded = scratch + 4 * 2 * (size_t)nl;
+    for (int l = 0; l < 4; l++)
+        vset_wide(m, wide, l, t + (size_t)(l < lanes ? l : 0) * 2 * L, 2 * L, 2 * nl);
+    vfold(m, folded, wide);
+    mp_limb_t u[2 * HPC_VEC_MAX_LIMBS + 2], q[4];
+    for (int l = 0; l < lanes; l++) {
+        /* nl + 1 radix limbs -> L + 1 limbs (the value has under 64 L + 2r + 2 bits) */
+        memset(u, 0, (L + 1) * sizeof(mp_limb_t));
+        for (int j = 0; j <= nl; j++) {
+            uint64_t v = folded[4 * j + l];
+            size_t off = (size_t)j * m->r, w = off / 64;
+            unsigned shb = off % 64;
+            if (w <= (size_t)L) u[w] |= v << shb;
+            if (shb && w + 1 <= (size_t)L) u[w + 1] |= v >> (64 - shb);
+        }
+        mpn_tdiv_qr(q, out + (size_t)l * L, 0, u, L + 1, m->N64, L);
+    }
+    return HPC_OK;
 }
 
 void hpc_vsqr(const hpc_vmod *m, uint64_t *out, const uint64_t *a, uint64_t *scratch) {
@@ -356,6 +459,12 @@ void hpc_vmul(const hpc_vmod *m, uint64_t *out, const uint64_t *a, const uint64_
 
 void hpc_vsqr(const hpc_vmod *m, uint64_t *out, const uint64_t *a, uint64_t *scratch) {
     (void)m, (void)out, (void)a, (void)scratch;
+}
+
+int hpc_vreduce4(const hpc_vmod *m, const mp_limb_t *t, int lanes, mp_limb_t *out,
+                 uint64_t *scratch) {
+    (void)m, (void)t, (void)lanes, (void)out, (void)scratch;
+    return HPC_ERANGE;
 }
 
 int hpc_vpowm4(const hpc_vmod *m, const mp_limb_t *const a[4], int lanes, mpz_srcptr e,

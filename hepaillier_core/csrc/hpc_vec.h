@@ -18,6 +18,8 @@ typedef struct hpc_vmod hpc_vmod;
 
 /* Moduli with fewer 64-bit limbs stay scalar (the lanes would not pay off). */
 #define HPC_VEC_MIN_LIMBS 8
+/* ... and larger ones than n^2 of a 8192-bit key do too. */
+#define HPC_VEC_MAX_LIMBS 256
 
 /* 1 when the CPU has AVX2 and the vector path is enabled (the default). */
 int hpc_vec_available(void);
@@ -45,6 +47,11 @@ void hpc_vcopy_lane(const hpc_vmod *m, uint64_t *dst, int ldst, const uint64_t *
 void hpc_vmul(const hpc_vmod *m, uint64_t *out, const uint64_t *a, const uint64_t *b,
               uint64_t *scratch);
 void hpc_vsqr(const hpc_vmod *m, uint64_t *out, const uint64_t *a, uint64_t *scratch);
+
+/* out[l] = t[l] mod N for lanes (1..4) plain products t[l] < N^2 of 2L limbs each
+ * (t and out: consecutive numbers); scratch: hpc_vscratch(m) words. */
+int hpc_vreduce4(const hpc_vmod *m, const mp_limb_t *t, int lanes, mp_limb_t *out,
+                 uint64_t *scratch);
 
 /* out[l] = a[l]^e mod N for l < lanes (1..4); a[l] are L-limb values < N. */
 int hpc_vpowm4(const hpc_vmod *m, const mp_limb_t *const a[4], int lanes, mpz_srcptr e,
