@@ -354,8 +354,16 @@ def main(argv: list[str] | None = None) -> int:
                     help="downscale images to this longer side (default: the gallery's default)")
     ap.add_argument("--contrast-threshold", type=float, default=None,
                     help="SIFT contrastThreshold (default: HESIFT's, 0.04)")
+    ap.add_argument("--min-features", type=int, default=None,
+                    help="SIFT min_features top-up (default: the gallery extractor's)")
+    ap.add_argument("--contrast-floor", type=float, default=None,
+                    help="SIFT contrast_floor of the top-up (default: the extractor's)")
     args = ap.parse_args(argv)
     sift = {} if args.contrast_threshold is None else {"contrastThreshold": args.contrast_threshold}
+    if args.min_features is not None:
+        sift["min_features"] = args.min_features
+    if args.contrast_floor is not None:
+        sift["contrast_floor"] = args.contrast_floor
     r = run(quick=args.quick, cache_dir=args.cache, max_side=args.max_side, sift_params=sift)
     table = format_table(r)
     print(table)

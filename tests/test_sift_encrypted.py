@@ -72,6 +72,18 @@ def test_one_call_api_with_parameters(keys512):
                          sift_reference(bgr, enable_upsample=False))
 
 
+def test_min_features_top_up_is_identical_encrypted_and_keeps_the_strong_set(keys512):
+    g = crop("retina", 300, 300, 64)  # low texture: 2 keypoints pass OpenCV's threshold
+    plain = sift_reference(g)
+    topped = HESIFT(g, keys512, min_features=30)
+    assert same_features(topped, sift_reference(g, min_features=30))
+    assert 0 < len(plain[0]) < 30 <= len(topped[0])
+    strong = {(k.pt, k.size) for k in plain[0]}
+    assert strong <= {(k.pt, k.size) for k in topped[0]}  # the OpenCV set survives
+    weak = [k.response for k in topped[0] if (k.pt, k.size) not in strong]
+    assert max(weak) < 0.04 / 3 <= min(k.response for k in plain[0])
+
+
 def test_1024_bit_key(keys1024):
     g = crop("camera", 300, 300, 48)
     got = HESIFT(g, keys1024, workers=2, enable_upsample=False)

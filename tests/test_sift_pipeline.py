@@ -203,3 +203,21 @@ def test_tiny_images_give_empty_but_valid_output(shape):
     g = np.full(shape, 77, np.uint8)
     kp, desc = sift_reference(g)
     assert kp == [] and desc.shape == (0, 128) and desc.dtype == np.float32
+
+
+def test_top_up_keeps_strong_then_strongest_weak_in_order():
+    from hesift.sift.keypoints import top_up
+
+    n = 8
+    resp = np.array([0.5, 0.01, 0.3, 0.02, 0.02, 0.005, 0.4, 0.03], dtype=np.float32)
+    kp = KeypointSet(*(np.arange(n, dtype=np.float32) for _ in range(4)),
+                     resp, np.arange(n, dtype=np.int64), np.zeros((n, 128), np.float32))
+    assert list(top_up(kp, 0.1, 2).response) == [0.5, 0.3, 0.4]  # enough strong: weak dropped
+    assert list(top_up(kp, 0.1, 5).response) == pytest.approx([0.5, 0.3, 0.02, 0.02, 0.4, 0.03])
+    assert len(top_up(kp, 0.1, 100)) == n  # everything available
+    with pytest.raises(ValueError, match="min_features"):
+        SiftParams(min_features=-1)
+    with pytest.raises(ValueError, match="contrast_floor"):
+        SiftParams(min_features=10, contrast_floor=0)
+    assert SiftParams(min_features=10).detect_contrast == pytest.approx(0.004)
+    assert SiftParams().detect_contrast == 0.04

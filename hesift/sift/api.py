@@ -19,11 +19,12 @@ def sift_reference(
     edgeThreshold: float = 10,
     sigma: float = 1.6,
     enable_upsample: bool = True,
+    min_features: int = 0,
     **fixed_point,
 ) -> tuple[list[cv2.KeyPoint], np.ndarray]:
     """HESIFT's exact integer pipeline on plaintext: same keypoints and descriptors, no keys."""
     params = SiftParams(nfeatures, nOctaveLayers, contrastThreshold, float(edgeThreshold), sigma,
-                        enable_upsample, **fixed_point)
+                        enable_upsample, min_features=min_features, **fixed_point)
     kps = run_reference(to_grey(image), params)
     return kps.to_cv(), kps.desc
 
@@ -40,6 +41,7 @@ def HESIFT(
     enable_upsample: bool = True,
     workers: int | None = None,
     progress: bool = False,
+    min_features: int = 0,
     **fixed_point,
 ) -> tuple[list[cv2.KeyPoint], np.ndarray]:
     """SIFT with the Gaussian/DoG scale space computed on Paillier ciphertexts.
@@ -47,10 +49,12 @@ def HESIFT(
     keypair: (public_key, private_key) from hepaillier_core.generate_keypair;
     None generates a fresh 2048-bit key.  Returns cv2.KeyPoint list and an
     N x 128 float32 array, identical to sift_reference on the same input.
+    ``min_features`` > 0 keeps at least that many keypoints on low-texture
+    images (see ``SiftParams.min_features``); 0 is OpenCV's behaviour.
     """
     from hesift.sift.protocol import run_local
 
     params = SiftParams(nfeatures, nOctaveLayers, contrastThreshold, float(edgeThreshold), sigma,
-                        enable_upsample, **fixed_point)
+                        enable_upsample, min_features=min_features, **fixed_point)
     kps = run_local(to_grey(image), params, keypair, workers=workers, progress=progress)
     return kps.to_cv(), kps.desc

@@ -32,7 +32,7 @@ class Extrema:
 
 def dog_threshold(params: SiftParams, level_scale: int) -> int:
     """OpenCV's pre-threshold floor(0.5 * contrastThreshold / nOctaveLayers * 255 * scale)."""
-    return math.floor(0.5 * params.contrastThreshold / params.nOctaveLayers * 255 * level_scale)
+    return math.floor(0.5 * params.detect_contrast / params.nOctaveLayers * 255 * level_scale)
 
 
 def find_candidates(dogs: np.ndarray, threshold: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -134,5 +134,5 @@ def refine(dogs: np.ndarray, layer, r, c, params: SiftParams, level_scale: int) 
     e = float(params.edgeThreshold)
     tr = dxx + dyy
     det = dxx * dyy - dxy * dxy
-    ok = (np.abs(contr) * nl >= params.contrastThreshold) & (det > 0) & (tr * tr * e < (e + 1) ** 2 * det)
+    ok = (np.abs(contr) * nl >= params.detect_contrast) & (det > 0) & (tr * tr * e < (e + 1) ** 2 * det)
     return Extrema(layer[ok], r[ok], c[ok], xi[ok], xr[ok], xc[ok], np.abs(contr[ok]))

@@ -85,3 +85,17 @@ def retain_best(kp: KeypointSet, n_points: int) -> KeypointSet:
         return kp
     thr = np.sort(kp.response)[::-1][n_points - 1]
     return kp.take(np.flatnonzero(kp.response >= thr))
+
+
+def top_up(kp: KeypointSet, strong_response: float, n_min: int) -> KeypointSet:
+    """Keypoints with response >= strong_response, plus the strongest others until
+    there are ``n_min`` (order kept; ties with the last one taken are kept too)."""
+    strong = kp.response >= strong_response
+    missing = n_min - int(strong.sum())
+    if missing <= 0:
+        return kp.take(np.flatnonzero(strong))
+    weak = np.flatnonzero(~strong)
+    if len(weak) > missing:
+        thr = np.sort(kp.response[weak])[::-1][missing - 1]
+        weak = weak[kp.response[weak] >= thr]
+    return kp.take(np.sort(np.concatenate([np.flatnonzero(strong), weak])))

@@ -49,6 +49,12 @@ class SiftParams:
     enable_upsample: bool = True
     frac_bits: int = DEFAULT_FRAC_BITS
     base_frac_bits: int = DEFAULT_BASE_FRAC_BITS
+    min_features: int = 0
+    """0: OpenCV's detector.  N > 0: when fewer than N keypoints pass
+    contrastThreshold, top up with the strongest ones down to
+    ``contrast_floor * contrastThreshold`` (low-texture images keep enough
+    features to be matched; textured images are unchanged)."""
+    contrast_floor: float = 0.1
 
     def __post_init__(self) -> None:
         checks = [
@@ -65,10 +71,21 @@ class SiftParams:
              "frac_bits must be an int in 2..14"),
             (isinstance(self.base_frac_bits, (int, np.integer)) and 0 <= self.base_frac_bits <= 8,
              "base_frac_bits must be an int in 0..8"),
+            (isinstance(self.min_features, (int, np.integer)) and self.min_features >= 0,
+             "min_features must be an int >= 0"),
+            (_finite(self.contrast_floor) and 0 < self.contrast_floor <= 1,
+             "contrast_floor must be a number in (0, 1]"),
         ]
         for ok, msg in checks:
             if not ok:
                 raise ValueError(msg)
+
+    @property
+    def detect_contrast(self) -> float:
+        """The contrast threshold the detector runs at (lower when topping up is on)."""
+        if self.min_features:
+            return self.contrastThreshold * self.contrast_floor
+        return self.contrastThreshold
 
     @property
     def n_levels(self) -> int:

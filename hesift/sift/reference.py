@@ -7,13 +7,17 @@ import numpy as np
 from hesift.sift.finish import finish_octave
 from hesift.sift.image import octave0_base
 from hesift.sift.intconv import dog_levels, gaussian_levels
-from hesift.sift.keypoints import KeypointSet, retain_best, sort_dedupe
+from hesift.sift.keypoints import KeypointSet, retain_best, sort_dedupe, top_up
 from hesift.sift.params import SiftParams, plans_for
 
 
 def finalize(params: SiftParams, parts: list[KeypointSet]) -> KeypointSet:
-    """OpenCV's post-processing of all octaves' keypoints: sort, dedupe, retainBest."""
-    return retain_best(sort_dedupe(KeypointSet.concat(parts)), params.nfeatures)
+    """OpenCV's post-processing of all octaves' keypoints: sort, dedupe, retainBest
+    (with ``min_features``: keep the keypoints above contrastThreshold, topped up)."""
+    kp = sort_dedupe(KeypointSet.concat(parts))
+    if params.min_features:
+        kp = top_up(kp, params.contrastThreshold / params.nOctaveLayers, params.min_features)
+    return retain_best(kp, params.nfeatures)
 
 
 def reference_octave(params: SiftParams, plan, base: np.ndarray):
