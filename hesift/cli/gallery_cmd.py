@@ -15,6 +15,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from hesift.gallery.store import db_exists
+
 __all__ = ["DEFAULT_DB", "main", "register"]
 
 #: Default gallery file, overridable with the HESIFT_GALLERY environment variable.
@@ -83,7 +85,7 @@ def _gallery_add(args: argparse.Namespace) -> int:
 def _gallery_list(args: argparse.Namespace) -> int:
     from hesift.gallery import Gallery
 
-    entries = Gallery(args.db).list() if Path(args.db).exists() else []
+    entries = Gallery(args.db).list() if db_exists(args.db) else []
     if args.json:
         print(json.dumps([e.to_dict() for e in entries], indent=2))
         return 0
@@ -99,7 +101,7 @@ def _gallery_list(args: argparse.Namespace) -> int:
 def _gallery_remove(args: argparse.Namespace) -> int:
     from hesift.gallery import Gallery
 
-    if not Path(args.db).exists():
+    if not db_exists(args.db):
         return _err(f"{args.db}: no such gallery")
     gallery = Gallery(args.db)
     missing = [n for n in args.names if not gallery.remove(n)]
@@ -109,7 +111,7 @@ def _gallery_remove(args: argparse.Namespace) -> int:
 
 
 def _gallery_query(args: argparse.Namespace) -> int:
-    if not Path(args.db).exists():
+    if not db_exists(args.db):
         return _err(f"{args.db}: no such gallery (add images with 'hesift gallery add')")
     gallery = _open(args)
     if len(gallery) == 0:
@@ -189,7 +191,8 @@ def _guard(func):
 def _common(p: argparse.ArgumentParser, *, db: bool = True, features: bool = True) -> None:
     if db:
         p.add_argument("--db", default=os.environ.get("HESIFT_GALLERY", DEFAULT_DB),
-                       help="gallery file (SQLite); default $HESIFT_GALLERY or %(default)s")
+                       help="gallery: an SQLite file or a postgresql://user:password@host/db URL; "
+                            "default $HESIFT_GALLERY or %(default)s")
     if features:
         from hesift.gallery import DEFAULT_MAX_SIDE
 

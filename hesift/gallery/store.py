@@ -1,10 +1,15 @@
-"""SQLite storage of gallery entries (one file, safe for concurrent writers).
+"""Storage of gallery entries: one SQLite file (the default) or a PostgreSQL database.
 
-Every operation opens its own short-lived connection, so threads and processes
-can share one gallery file.  Writes run in ``BEGIN IMMEDIATE`` transactions
-with a generous busy timeout, WAL journaling lets readers proceed during a
-write, and a ``generation`` counter in ``meta`` tells readers when their cached
-index is stale.  Any SQLite corruption surfaces as :class:`GalleryError`.
+``db`` is a file path (SQLite) or a ``postgresql://user:password@host/dbname``
+URL (needs ``pip install "hesift[postgres]"``).  Every operation opens its own
+short-lived connection, so threads and processes can share one gallery.
+Writes are serialised (SQLite: ``BEGIN IMMEDIATE`` with a generous busy
+timeout and WAL journaling so readers proceed during a write; PostgreSQL: a
+transaction-scoped advisory lock), reads that need a consistent view run in
+one snapshot, and a ``generation`` counter in ``meta`` tells readers when
+their cached index is stale.  Any database failure surfaces as
+:class:`GalleryError`.  The SQL is shared; the two dialects differ only in
+connection, locking, table listing, column types and placeholders.
 """
 
 from __future__ import annotations
@@ -12,39 +17,178 @@ from __future__ import annotations
 import contextlib
 import datetime as _dt
 import os
+import re
 import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from .features import npy_bytes, npy_load
 
-__all__ = ["Entry", "GalleryError", "Store", "StoredFeatures"]
+__all__ = ["Entry", "GalleryError", "Store", "StoredFeatures", "db_exists", "is_database_url"]
 
 SCHEMA_NAME = "hesift-gallery"
 SCHEMA_VERSION = "1"
 BUSY_TIMEOUT_S = 60.0
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS images (
-    id            INTEGER PRIMARY KEY AUTOINCREMENT,
+_COLUMNS = """
     name          TEXT NOT NULL UNIQUE,
     sha256        TEXT NOT NULL UNIQUE,
     width         INTEGER NOT NULL,
     height        INTEGER NOT NULL,
-    feature_scale REAL NOT NULL,
-    thumbnail     BLOB NOT NULL,
-    thumb_scale   REAL NOT NULL,
+    feature_scale {real} NOT NULL,
+    thumbnail     {blob} NOT NULL,
+    thumb_scale   {real} NOT NULL,
     num_features  INTEGER NOT NULL,
-    keypoints     BLOB NOT NULL,
-    descriptors   BLOB NOT NULL,
-    encrypted     BLOB,
+    keypoints     {blob} NOT NULL,
+    descriptors   {blob} NOT NULL,
+    encrypted     {blob},
     added_at      TEXT NOT NULL
-);
 """
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS images (id {serial},""" + _COLUMNS + ");"
+
+_BUMP_GENERATION = ("UPDATE meta SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT)"
+                    " WHERE key = 'generation'")
+
+
+def is_database_url(db: str | os.PathLike) -> bool:
+    """True for a ``postgresql://`` / ``postgres://`` URL, False for a file path."""
+    return isinstance(db, str) and db.startswith(("postgresql://", "postgres://"))
+
+
+def db_exists(db: str | os.PathLike) -> bool:
+    """Whether a gallery may already be there (a file that exists, or any database URL)."""
+    return is_database_url(db) or Path(db).exists()
+
+
+def _masked(url: str) -> str:
+    """The URL with its password hidden (for messages)."""
+    return re.sub(r"(//[^:/@]+:)[^@]*@", r"\1***@", url)
+
+
+class _SQLite:
+    """One SQLite file, WAL journaling, writers serialised by BEGIN IMMEDIATE."""
+
+    kind = "SQLite"
+    schema = _SCHEMA.format(serial="INTEGER PRIMARY KEY AUTOINCREMENT", real="REAL", blob="BLOB")
+    IntegrityError: type[Exception] = sqlite3.IntegrityError
+    DatabaseError: type[Exception] = sqlite3.DatabaseError
+    OpenError: type[Exception] = sqlite3.Error
+
+    def __init__(self, path: str | os.PathLike) -> None:
+        self.label: Path | str = Path(path)
+        if self.label.is_dir():
+            raise GalleryError(f"{self.label} is a directory, not a gallery file")
+        if not self.label.parent.exists():
+            raise GalleryError(f"{self.label.parent}: folder does not exist")
+
+    def connect(self) -> Any:
+        return sqlite3.connect(self.label, timeout=BUSY_TIMEOUT_S, isolation_level=None)
+
+    @staticmethod
+    def on_open(conn: Any) -> None:
+        conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+
+    @staticmethod
+    def begin(conn: Any, write: bool) -> None:
+        conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+
+    @staticmethod
+    def in_transaction(conn: Any) -> bool:
+        return conn.in_transaction
+
+    @staticmethod
+    def tables(conn: Any) -> set[str]:
+        return {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+
+    @staticmethod
+    def prepare_new(conn: Any) -> None:
+        conn.execute("PRAGMA journal_mode = WAL")  # persistent; readers never block
+
+    @staticmethod
+    def sql(statement: str) -> str:
+        return statement
+
+    def broken(self, e: Exception) -> str:
+        return f"the gallery database is corrupted or not a hesift gallery ({e})"
+
+    def foreign(self) -> str:
+        return f"{self.label} is an SQLite file but not a hesift gallery"
+
+
+class _Postgres:
+    """A PostgreSQL database (via psycopg 3); writers serialised by an advisory lock."""
+
+    kind = "PostgreSQL"
+    schema = _SCHEMA.format(serial="BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY",
+                            real="DOUBLE PRECISION", blob="BYTEA")
+    LOCK_KEY = 0x6865736966741  # "hesift": one lock id for all gallery writers
+
+    def __init__(self, url: str) -> None:
+        try:
+            import psycopg
+        except ImportError:
+            raise GalleryError(
+                "a PostgreSQL gallery needs psycopg: pip install \"hesift[postgres]\""
+            ) from None
+        self._psycopg = psycopg
+        self.url = url
+        self.label = _masked(url)
+        self.IntegrityError = psycopg.IntegrityError
+        self.DatabaseError = psycopg.Error
+        self.OpenError = psycopg.OperationalError
+
+    def connect(self) -> Any:
+        return self._psycopg.connect(self.url, autocommit=True, connect_timeout=10)
+
+    @staticmethod
+    def on_open(conn: Any) -> None:
+        pass
+
+    def begin(self, conn: Any, write: bool) -> None:
+        if write:
+            conn.execute("BEGIN")
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (self.LOCK_KEY,))
+        else:
+            conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+
+    def in_transaction(self, conn: Any) -> bool:
+        return conn.info.transaction_status != self._psycopg.pq.TransactionStatus.IDLE
+
+    @staticmethod
+    def tables(conn: Any) -> set[str]:
+        return {r[0] for r in conn.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()")}
+
+    @staticmethod
+    def prepare_new(conn: Any) -> None:
+        pass
+
+    @staticmethod
+    def sql(statement: str) -> str:
+        return statement.replace("?", "%s")  # no statement of ours has a literal '?'
+
+    def broken(self, e: Exception) -> str:
+        return f"PostgreSQL error ({str(e).strip()})"
+
+    def foreign(self) -> str:
+        return f"{self.label}: the database holds 'meta'/'images' tables that are not a hesift gallery's"
+
+
+class _Conn:
+    """A connection that speaks the shared SQL ('?' placeholders) in either dialect."""
+
+    def __init__(self, raw: Any, dialect: Any) -> None:
+        self.raw, self.dialect = raw, dialect
+
+    def execute(self, statement: str, args: tuple = ()) -> Any:
+        return self.raw.execute(self.dialect.sql(statement), args)
 
 
 class GalleryError(RuntimeError):
@@ -88,67 +232,70 @@ def _entry(row, added: bool = False) -> Entry:
 
 
 class Store:
-    """Low-level access to one gallery file."""
+    """Low-level access to one gallery (an SQLite file or a PostgreSQL database URL)."""
 
-    def __init__(self, path: str | os.PathLike, feature_id: str | None = None) -> None:
-        self.path = Path(path)
-        if self.path.is_dir():
-            raise GalleryError(f"{self.path} is a directory, not a gallery file")
-        if not self.path.parent.exists():
-            raise GalleryError(f"{self.path.parent}: folder does not exist")
+    def __init__(self, db: str | os.PathLike, feature_id: str | None = None) -> None:
+        self._db = _Postgres(db) if is_database_url(db) else _SQLite(db)
+        self.path = self._db.label
         self._init_schema(feature_id)
+
+    @property
+    def kind(self) -> str:
+        """"SQLite" or "PostgreSQL"."""
+        return self._db.kind
 
     # -- connections -------------------------------------------------------
     @contextlib.contextmanager
-    def connect(self, write: bool = False, snapshot: bool = False) -> Iterator[sqlite3.Connection]:
-        """A connection; ``write``: one ``BEGIN IMMEDIATE`` transaction; ``snapshot``: one read."""
+    def connect(self, write: bool = False, snapshot: bool = False) -> Iterator[_Conn]:
+        """A connection; ``write``: one serialised write transaction; ``snapshot``: one read."""
+        db = self._db
         try:
-            conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
-        except sqlite3.Error as e:
-            raise GalleryError(f"{self.path}: cannot open gallery: {e}") from None
+            raw = db.connect()
+        except db.OpenError as e:
+            raise GalleryError(f"{self.path}: cannot open gallery: {str(e).strip()}") from None
         try:
-            conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+            db.on_open(raw)
             if write or snapshot:
-                conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+                db.begin(raw, write)
             try:
-                yield conn
+                yield _Conn(raw, db)
             except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
+                if db.in_transaction(raw):
+                    raw.execute("ROLLBACK")
                 raise
-            if conn.in_transaction:
-                conn.execute("COMMIT")
-        except sqlite3.IntegrityError:
+            if db.in_transaction(raw):
+                raw.execute("COMMIT")
+        except db.IntegrityError:
             raise
-        except sqlite3.DatabaseError as e:
-            raise GalleryError(
-                f"{self.path}: the gallery database is corrupted or not a hesift gallery ({e})"
-            ) from None
+        except db.DatabaseError as e:
+            raise GalleryError(f"{self.path}: {db.broken(e)}") from None
         finally:
-            conn.close()
+            raw.close()
 
     def _init_schema(self, feature_id: str | None) -> None:
+        db = self._db
         with self.connect() as conn:
-            tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-            if tables and "meta" not in tables:
-                raise GalleryError(f"{self.path} is an SQLite file but not a hesift gallery")
+            tables = db.tables(conn.raw)
+            foreign = ("images" in tables) if db.kind == "PostgreSQL" else bool(tables)
             if "meta" in tables:
-                meta = dict(conn.execute("SELECT key, value FROM meta"))
+                meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
                 if meta.get("schema") != SCHEMA_NAME or "images" not in tables:
-                    raise GalleryError(f"{self.path} is an SQLite file but not a hesift gallery")
+                    raise GalleryError(db.foreign())
                 if meta.get("version") != SCHEMA_VERSION:
                     raise GalleryError(
                         f"{self.path}: gallery format version {meta.get('version')!r} is not "
                         f"supported (this hesift reads version {SCHEMA_VERSION})"
                     )
+            elif foreign:
+                raise GalleryError(db.foreign())
             else:
-                conn.execute("PRAGMA journal_mode = WAL")  # persistent; readers never block
+                db.prepare_new(conn.raw)
         with self.connect(write=True) as conn:
-            for stmt in _SCHEMA.split(";"):
+            for stmt in db.schema.split(";"):
                 if stmt.strip():
                     conn.execute(stmt)
             for k, v in (("schema", SCHEMA_NAME), ("version", SCHEMA_VERSION), ("generation", "0")):
-                conn.execute("INSERT OR IGNORE INTO meta VALUES (?, ?)", (k, v))
+                conn.execute("INSERT INTO meta VALUES (?, ?) ON CONFLICT (key) DO NOTHING", (k, v))
         if feature_id is not None:
             self.check_feature_id(feature_id)
 
@@ -227,28 +374,27 @@ class Store:
                 i += 1
                 unique = f"{name}-{i}"
             now = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
-            cur = conn.execute(
+            new_id = conn.execute(
                 "INSERT INTO images (name, sha256, width, height, feature_scale, thumbnail,"
                 " thumb_scale, num_features, keypoints, descriptors, encrypted, added_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (unique, sha256, width, height, feature_scale, thumbnail, thumb_scale,
-                 len(descriptors), npy_bytes(keypoints.astype(np.float32)),
-                 npy_bytes(descriptors.astype(np.float32)), encrypted, now),
-            )
-            conn.execute("INSERT OR REPLACE INTO meta VALUES ('feature_id', ?)", (feature_id,))
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                (unique, sha256, int(width), int(height), float(feature_scale), bytes(thumbnail),
+                 float(thumb_scale), len(descriptors), npy_bytes(keypoints.astype(np.float32)),
+                 npy_bytes(descriptors.astype(np.float32)),
+                 None if encrypted is None else bytes(encrypted), now),
+            ).fetchone()[0]
             conn.execute(
-                "UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation'"
-            )
-            return Entry(cur.lastrowid, unique, sha256, width, height, len(descriptors), now,
-                         added=True)
+                "INSERT INTO meta VALUES ('feature_id', ?)"
+                " ON CONFLICT (key) DO UPDATE SET value = excluded.value", (feature_id,))
+            conn.execute(_BUMP_GENERATION)
+            return Entry(int(new_id), unique, sha256, int(width), int(height), len(descriptors),
+                         now, added=True)
 
     def remove(self, name: str) -> bool:
         with self.connect(write=True) as conn:
             cur = conn.execute("DELETE FROM images WHERE name = ?", (name,))
             if cur.rowcount:
-                conn.execute(
-                    "UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation'"
-                )
+                conn.execute(_BUMP_GENERATION)
             return cur.rowcount > 0
 
     def blob(self, name: str, column: str) -> tuple[bytes | None, float] | None:
