@@ -246,6 +246,12 @@ static inline void vput(const vspace *w, uint64_t *dst, int l, const mp_limb_t *
 /* Lanes are filled four at a time; a batch's last 1-3 items repeat lane 0's input. */
 #define LANES(K, k) ((K) - (k) >= 4 ? 4 : (int)((K) - (k)))
 
+/* dst's lanes <- items k..k+lanes-1 of the batch a (L-limb numbers) */
+static inline void vload(const vspace *w, uint64_t *dst, const mp_limb_t *a, size_t k, int lanes,
+                         int L) {
+    for (int l = 0; l < 4; l++) hpc_vset(w->v, dst, l, a + (k + (l < lanes ? l : 0)) * L);
+}
+
 /* ------------------------------------------------------------------ */
 /* batches                                                              */
 
@@ -305,7 +311,7 @@ static int vmul_const(const hpc_mod *m, const mp_limb_t *a, mp_limb_t *out, size
     uint64_t *x = vnum(&w, 0);
     for (size_t k = 0; k < K; k += 4) {
         int lanes = LANES(K, k);
-        for (int l = 0; l < 4; l++) hpc_vset(w.v, x, l, a + (k + (l < lanes ? l : 0)) * L);
+        vload(&w, x, a, k, lanes, L);
         hpc_vmul(w.v, x, x, enter ? w.r2 : w.unit, w.scr);
         for (int l = 0; l < lanes; l++) hpc_vget(w.v, x, l, out + (k + l) * L);
     }
@@ -419,7 +425,7 @@ static int vpow_u64(const hpc_mod *m, const mp_limb_t *a, const uint64_t *e, mp_
         memcpy(T, w.one, w.V * sizeof(uint64_t));
         int ops = 0;
         if (nd) {
-            for (int l = 0; l < 4; l++) hpc_vset(w.v, T + w.V, l, a + (k + (l < lanes ? l : 0)) * L);
+            vload(&w, T + w.V, a, k, lanes, L);
             hpc_vmul(w.v, T + w.V, T + w.V, w.r2, w.scr);
             hpc_vsqr(w.v, T + 2 * w.V, T + w.V, w.scr);
             for (int i = 3; i < ntab; i++) hpc_vmul(w.v, T + i * w.V, T + (i - 1) * w.V, T + w.V, w.scr);
@@ -496,7 +502,7 @@ int hpc_pow2k(const hpc_mod *m, const mp_limb_t *a, unsigned s, mp_limb_t *out, 
         uint64_t *x = vnum(&w, 0);
         for (size_t k = 0; k < K; k += 4) {
             int lanes = LANES(K, k);
-            for (int l = 0; l < 4; l++) hpc_vset(w.v, x, l, a + (k + (l < lanes ? l : 0)) * L);
+            vload(&w, x, a, k, lanes, L);
             hpc_vmul(w.v, x, x, w.r2, w.scr);
             for (unsigned i = 0; i < s; i++) hpc_vsqr(w.v, x, x, w.scr);
             hpc_vmul(w.v, x, x, w.unit, w.scr);

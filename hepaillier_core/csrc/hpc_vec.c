@@ -203,6 +203,19 @@ void hpc_vmod_free(hpc_vmod *m) {
 
 #ifdef HPC_HAVE_VEC
 
+/* o[0..nl) <- the columns v[0..nl) carried into normalised limbs; returns the carry */
+VEC_FN static inline __m256i carry_out(const hpc_vmod *m, __m256i *o, const __m256i *v) {
+    const __m256i M = _mm256_set1_epi64x((long long)m->mask);
+    const __m128i sh = _mm_cvtsi32_si128(m->r);
+    __m256i c = _mm256_setzero_si256();
+    for (int j = 0; j < m->nl; j++) {
+        __m256i x = _mm256_add_epi64(v[j], c);
+        o[j] = _mm256_and_si256(x, M);
+        c = _mm256_srl_epi64(x, sh);
+    }
+    return c;
+}
+
 /* out = a b R^-1 mod N (below 2N); reduction interleaved with the product */
 VEC_FN static void vmul(const hpc_vmod *m, uint64_t *out, const uint64_t *a_, const uint64_t *b_,
                         __m256i *acc) {
@@ -224,13 +237,7 @@ VEC_FN static void vmul(const hpc_vmod *m, uint64_t *out, const uint64_t *a_, co
             ac[j] = _mm256_add_epi64(
                 ac[j], _mm256_add_epi64(_mm256_mul_epu32(a[j], bi), _mm256_mul_epu32(N[j], q)));
     }
-    __m256i c = _mm256_setzero_si256();
-    __m256i *o = (__m256i *)out;
-    for (int j = 0; j < nl; j++) {
-        __m256i v = _mm256_add_epi64(acc[nl + j], c);
-        o[j] = _mm256_and_si256(v, M);
-        c = _mm256_srl_epi64(v, sh);
-    }
+    carry_out(m, (__m256i *)out, acc + nl);
 }
 
 /* out = a^2 R^-1 mod N.  Row i adds a_i^2, reduces column i (every term of
@@ -258,13 +265,7 @@ VEC_FN static void vsqr(const hpc_vmod *m, uint64_t *out, const uint64_t *a_, __
             ac[j] = _mm256_add_epi64(
                 ac[j], _mm256_add_epi64(_mm256_mul_epu32(a[j], d), _mm256_mul_epu32(N[j], q)));
     }
-    __m256i c = _mm256_setzero_si256();
-    __m256i *o = (__m256i *)out;
-    for (int j = 0; j < nl; j++) {
-        __m256i v = _mm256_add_epi64(acc[nl + j], c);
-        o[j] = _mm256_and_si256(v, M);
-        c = _mm256_srl_epi64(v, sh);
-    }
+    carry_out(m, (__m256i *)out, acc + nl);
 }
 
 void hpc_vmul(const hpc_vmod *m, uint64_t *out, const uint64_t *a, const uint64_t *b,
@@ -276,8 +277,6 @@ void hpc_vmul(const hpc_vmod *m, uint64_t *out, const uint64_t *a, const uint64_
  * nl + 1 normalised limbs (the value is below nl 2^r N + 2^(r nl)) */
 VEC_FN static void vfold(const hpc_vmod *m, uint64_t *out, const uint64_t *t_) {
     const int nl = m->nl;
-    const __m256i M = _mm256_set1_epi64x((long long)m->mask);
-    const __m128i sh = _mm_cvtsi32_si128(m->r);
     const __m256i *t = (const __m256i *)t_, *hi = t + nl;
     __m256i *o = (__m256i *)out;
     /* four columns per pass: each hi[i] load feeds four products */
@@ -304,13 +303,7 @@ VEC_FN static void vfold(const hpc_vmod *m, uint64_t *out, const uint64_t *t_) {
             s0 = _mm256_add_epi64(s0, _mm256_mul_epu32(hi[i], _mm256_set1_epi64x((long long)col[i])));
         o[j] = s0;
     }
-    __m256i c = _mm256_setzero_si256();
-    for (j = 0; j < nl; j++) {
-        __m256i v = _mm256_add_epi64(o[j], c);
-        o[j] = _mm256_and_si256(v, M);
-        c = _mm256_srl_epi64(v, sh);
-    }
-    o[nl] = c;
+    o[nl] = carry_out(m, o, o);
 }
 
 int hpc_vreduce4(const hpc_vmod *m, const mp_limb_t *t, int lanes, mp_limb_t *out,
