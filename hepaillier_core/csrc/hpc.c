@@ -303,8 +303,10 @@ int hpc_mulmod(const hpc_mod *m, const mp_limb_t *a, const mp_limb_t *b, mp_limb
     return HPC_OK;
 }
 
-/* out = a x (x = R^2: enter Montgomery form; x = 1: leave it), four at a time */
-static int vmul_const(const hpc_mod *m, const mp_limb_t *a, mp_limb_t *out, size_t K, int enter) {
+/* Four at a time: optionally enter Montgomery form (times R^2), square s times,
+ * optionally leave it (times 1): to_mont, from_mont and a^(2^s) in one loop. */
+static int vsquarings(const hpc_mod *m, const mp_limb_t *a, mp_limb_t *out, size_t K, int enter,
+                      unsigned s, int leave) {
     const int L = m->L;
     vspace w;
     if (vspace_init(&w, m, 1)) return HPC_ENOMEM;
@@ -312,7 +314,9 @@ static int vmul_const(const hpc_mod *m, const mp_limb_t *a, mp_limb_t *out, size
     for (size_t k = 0; k < K; k += 4) {
         int lanes = LANES(K, k);
         vload(&w, x, a, k, lanes, L);
-        hpc_vmul(w.v, x, x, enter ? w.r2 : w.unit, w.scr);
+        if (enter) hpc_vmul(w.v, x, x, w.r2, w.scr);
+        for (unsigned i = 0; i < s; i++) hpc_vsqr(w.v, x, x, w.scr);
+        if (leave) hpc_vmul(w.v, x, x, w.unit, w.scr);
         for (int l = 0; l < lanes; l++) hpc_vget(w.v, x, l, out + (k + l) * L);
     }
     vspace_free(&w);
@@ -321,7 +325,7 @@ static int vmul_const(const hpc_mod *m, const mp_limb_t *a, mp_limb_t *out, size
 
 int hpc_to_mont(const hpc_mod *m, const mp_limb_t *a, mp_limb_t *out, size_t K) {
     const int L = m->L;
-    if (vec_ok(m) && K >= 3) return vmul_const(m, a, out, K, 1);
+    if (vec_ok(m) && K >= 3) return vsquarings(m, a, out, K, 1, 0, 0);
     mp_limb_t *t = malloc(2 * L * sizeof(mp_limb_t));
     if (!t) return HPC_ENOMEM;
     for (size_t k = 0; k < K; k++) hpc_mont_mul(m, out + k * L, a + k * L, m->R2, t);
@@ -331,7 +335,7 @@ int hpc_to_mont(const hpc_mod *m, const mp_limb_t *a, mp_limb_t *out, size_t K) 
 
 int hpc_from_mont(const hpc_mod *m, const mp_limb_t *a, mp_limb_t *out, size_t K) {
     const int L = m->L;
-    if (vec_ok(m) && K >= 3) return vmul_const(m, a, out, K, 0);
+    if (vec_ok(m) && K >= 3) return vsquarings(m, a, out, K, 0, 0, 1);
     mp_limb_t *t = malloc(2 * L * sizeof(mp_limb_t));
     if (!t) return HPC_ENOMEM;
     for (size_t k = 0; k < K; k++) from_mont1(m, out + k * L, a + k * L, t);
@@ -497,18 +501,8 @@ int hpc_pow2k(const hpc_mod *m, const mp_limb_t *a, unsigned s, mp_limb_t *out, 
               uint64_t *mults) {
     const int L = m->L;
     if (vec_ok(m) && K >= 3 && s > 0) {
-        vspace w;
-        if (vspace_init(&w, m, 1)) return HPC_ENOMEM;
-        uint64_t *x = vnum(&w, 0);
-        for (size_t k = 0; k < K; k += 4) {
-            int lanes = LANES(K, k);
-            vload(&w, x, a, k, lanes, L);
-            hpc_vmul(w.v, x, x, w.r2, w.scr);
-            for (unsigned i = 0; i < s; i++) hpc_vsqr(w.v, x, x, w.scr);
-            hpc_vmul(w.v, x, x, w.unit, w.scr);
-            for (int l = 0; l < lanes; l++) hpc_vget(w.v, x, l, out + (k + l) * L);
-        }
-        vspace_free(&w);
+        int rc = vsquarings(m, a, out, K, 1, s, 1);
+        if (rc) return rc;
         if (mults) *mults += (uint64_t)K * (s + 2);
         return HPC_OK;
     }
