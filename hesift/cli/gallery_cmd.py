@@ -15,7 +15,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from hesift.gallery.store import db_exists
+from hesift.gallery.store import db_exists, db_label
 
 __all__ = ["DEFAULT_DB", "main", "register"]
 
@@ -90,7 +90,7 @@ def _gallery_list(args: argparse.Namespace) -> int:
         print(json.dumps([e.to_dict() for e in entries], indent=2))
         return 0
     if not entries:
-        print(f"the gallery {args.db} is empty")
+        print(f"the gallery {db_label(args.db)} is empty")
         return 0
     width = max(len(e.name) for e in entries)
     for e in entries:
@@ -102,7 +102,7 @@ def _gallery_remove(args: argparse.Namespace) -> int:
     from hesift.gallery import Gallery
 
     if not db_exists(args.db):
-        return _err(f"{args.db}: no such gallery")
+        return _err(f"{db_label(args.db)}: no such gallery")
     gallery = Gallery(args.db)
     missing = [n for n in args.names if not gallery.remove(n)]
     for n in missing:
@@ -112,7 +112,7 @@ def _gallery_remove(args: argparse.Namespace) -> int:
 
 def _gallery_query(args: argparse.Namespace) -> int:
     if not db_exists(args.db):
-        return _err(f"{args.db}: no such gallery (add images with 'hesift gallery add')")
+        return _err(f"{db_label(args.db)}: no such gallery (add images with 'hesift gallery add')")
     gallery = _open(args)
     if len(gallery) == 0:
         if args.json:

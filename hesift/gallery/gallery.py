@@ -145,7 +145,8 @@ class Gallery:
         self._index_gen = -1
 
     @property
-    def path(self) -> Path:
+    def path(self) -> Path | str:
+        """The SQLite file, or the PostgreSQL URL with its password masked."""
         return self._store.path
 
     def __repr__(self) -> str:

@@ -28,7 +28,8 @@ import numpy as np
 
 from .features import npy_bytes, npy_load
 
-__all__ = ["Entry", "GalleryError", "Store", "StoredFeatures", "db_exists", "is_database_url"]
+__all__ = ["Entry", "GalleryError", "Store", "StoredFeatures", "db_exists", "db_label",
+           "is_database_url"]
 
 SCHEMA_NAME = "hesift-gallery"
 SCHEMA_VERSION = "1"
@@ -70,6 +71,11 @@ def db_exists(db: str | os.PathLike) -> bool:
 def _masked(url: str) -> str:
     """The URL with its password hidden (for messages)."""
     return re.sub(r"(//[^:/@]+:)[^@]*@", r"\1***@", url)
+
+
+def db_label(db: str | os.PathLike) -> str:
+    """How to show ``db`` to a person: the path, or the URL without its password."""
+    return _masked(db) if is_database_url(db) else str(db)
 
 
 class _SQLite:
