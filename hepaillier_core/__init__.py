@@ -7,6 +7,7 @@ ciphertext), batched filters and parallel workers.  See docs/core_api.md.
 
 import os as _os
 
+from ._core import forbid_simd as _forbid_simd
 from ._core import set_simd, simd_available
 from .array import EncryptedArray, concatenate, stack
 from .convolution import convolve2d, sepfilter2d, subsample2
@@ -19,7 +20,7 @@ from .serialization import from_bytes, load, save, to_bytes
 __version__ = "0.1.0"
 
 if _os.environ.get("HEPAILLIER_SIMD", "1").strip().lower() in ("0", "off", "false", "no"):
-    set_simd(False)  # the AVX2 lanes are bit-identical; this only helps compare or debug
+    _forbid_simd()  # exactly the path of a CPU without AVX2 (results are identical)
 
 __all__ = [
     "COUNTERS",

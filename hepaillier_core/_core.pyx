@@ -63,6 +63,7 @@ cdef extern from "hpc.h" nogil:
     int hpc_unpack_i64(const mp_limb_t *res, const mp_limb_t *n, int Ln, size_t P, unsigned w, int64_t *out, size_t K)
     int hpc_vec_available()
     void hpc_vec_enable(int on)
+    void hpc_vec_forbid()
 
 
 def simd_available() -> bool:
@@ -73,6 +74,13 @@ def simd_available() -> bool:
 def set_simd(on: bool) -> None:
     """Enable or disable the AVX2 kernels process-wide; results are identical either way."""
     hpc_vec_enable(1 if on else 0)
+
+
+def forbid_simd() -> None:
+    """Run as on a CPU without AVX2 for the rest of the process (HEPAILLIER_SIMD=0).
+
+    Call before any key or modulus exists; set_simd(True) cannot undo it."""
+    hpc_vec_forbid()
 
 
 def limbs_of(x: int, L: int) -> np.ndarray:

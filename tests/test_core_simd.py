@@ -18,7 +18,7 @@ from scipy.signal import correlate2d
 import hepaillier_core as hc
 from hepaillier_core import _core
 
-pytestmark = pytest.mark.skipif(not hc.simd_available(), reason="CPU without AVX2")
+pytestmark = pytest.mark.skipif(not hc.simd_available(), reason="AVX2 lanes unavailable (CPU) or forbidden (HEPAILLIER_SIMD=0)")
 
 
 def both_paths(fn):

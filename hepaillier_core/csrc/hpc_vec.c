@@ -24,13 +24,16 @@
 #endif
 
 static int vec_enabled = 1;
+static int vec_allowed = 1;
 
 void hpc_vec_enable(int on) { vec_enabled = on; }
+
+void hpc_vec_forbid(void) { vec_allowed = vec_enabled = 0; }
 
 int hpc_vec_available(void) {
 #ifdef HPC_HAVE_VEC
     __builtin_cpu_init();
-    return vec_enabled && __builtin_cpu_supports("avx2");
+    return vec_allowed && vec_enabled && __builtin_cpu_supports("avx2");
 #else
     return 0;
 #endif
@@ -127,7 +130,7 @@ void hpc_vget(const hpc_vmod *m, const uint64_t *src, int lane, mp_limb_t *x) {
 hpc_vmod *hpc_vmod_new(const mp_limb_t *N, int L) {
 #ifdef HPC_HAVE_VEC
     __builtin_cpu_init();
-    if (!__builtin_cpu_supports("avx2")) return NULL;
+    if (!vec_allowed || !__builtin_cpu_supports("avx2")) return NULL;
 #else
     return NULL;
 #endif

@@ -25,6 +25,9 @@ typedef struct hpc_vmod hpc_vmod;
 int hpc_vec_available(void);
 /* Turn the vector path on or off for the whole process (tests compare both). */
 void hpc_vec_enable(int on);
+/* For good, before any context exists: behave exactly as on a CPU without AVX2
+ * (no contexts, so the scalar Montgomery radix is 2^(64 L)). */
+void hpc_vec_forbid(void);
 
 /* Context for an odd modulus N of L 64-bit limbs; NULL when unavailable or out of memory. */
 hpc_vmod *hpc_vmod_new(const mp_limb_t *N, int L);
