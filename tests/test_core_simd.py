@@ -7,6 +7,7 @@ leftovers; moduli cover radix 2^28 and the 2^27 radix used above ~3,500 bits.
 
 from __future__ import annotations
 
+import math
 import random
 
 import numpy as np
@@ -65,6 +66,32 @@ def test_batch_ops_match_python(limbs):
     b = _limbs(vals[::-1], mod.L)
     mm_off, mm_on = both_paths(lambda: mod.mulmod(a, b))
     assert _ints(mm_off) == _ints(mm_on) == [x * y % N for x, y in zip(vals, vals[::-1])]
+    for K, T in ((5, 3), (1, 37), (2, 20), (3, 1), (1, 2)):
+        facs = [[rng.randrange(1, N) for _ in range(T)] for _ in range(K)]
+        a3 = np.ascontiguousarray(np.stack([_limbs(f, mod.L) for f in facs]))
+        p_off, p_on = both_paths(lambda a3=a3: mod.prod(a3))
+        want = []
+        for f in facs:
+            acc = 1
+            for v in f:
+                acc = acc * v % N
+            want.append(acc)
+        assert _ints(p_off) == _ints(p_on) == want, (K, T)
+    for K in (64, 65, 67, 130):
+        vals_k = []
+        while len(vals_k) < K:  # the random modulus is not prime: keep the units
+            v = rng.randrange(1, N)
+            if math.gcd(v, N) == 1:
+                vals_k.append(v)
+        ak = _limbs(vals_k, mod.L)
+        i_off, i_on = both_paths(lambda ak=ak: mod.invert(ak))
+        assert _ints(i_off) == _ints(i_on) == [pow(v, -1, N) for v in vals_k], K
+    ak[70] = 0  # no inverse: both paths refuse the batch
+    for simd in (False, True):
+        hc.set_simd(simd)
+        with pytest.raises(ValueError, match="no inverse"):
+            mod.invert(ak)
+    hc.set_simd(True)
     sq_off, sq_on = both_paths(lambda: mod.pow2k(a, 5)[0])
     assert _ints(sq_off) == _ints(sq_on) == [pow(v, 32, N) for v in vals]
 

@@ -343,8 +343,83 @@ int hpc_from_mont(const hpc_mod *m, const mp_limb_t *a, mp_limb_t *out, size_t K
     return HPC_OK;
 }
 
+/* lanes <- R^n[l] mod N: multiplying a chain of n[l] + 1 raw factors' Montgomery
+ * products by it gives their plain product */
+static void vset_rpow(const vspace *w, const hpc_mod *m, uint64_t *dst, const size_t n[4],
+                      mp_limb_t *buf) {
+    mpz_t r, x, Nz, tmp;
+    mpz_init_set(r, ro(tmp, m->one, m->L));
+    mpz_init(x);
+    mpz_init_set(Nz, ro(tmp, m->N, m->L));
+    for (int l = 0; l < 4; l++) {
+        mpz_powm_ui(x, r, n[l], Nz);
+        mpz_to_limbs(buf, m->L, x);
+        hpc_vset(w->v, dst, l, buf);
+    }
+    mpz_clears(r, x, Nz, NULL);
+}
+
+/* Products of raw values by Montgomery products (each one divides by R, so a
+ * chain of T factors carries R^-(T-1)); one last product by R^T fixes that.
+ * K >= 3: four outputs in the lanes; K < 3 with a long chain: each output's
+ * factors dealt round-robin to the four lanes, whose products are then joined. */
+static int vprod(const hpc_mod *m, const mp_limb_t *a, size_t T, mp_limb_t *out, size_t K) {
+    const int L = m->L;
+    vspace w;
+    if (vspace_init(&w, m, 3)) return HPC_ENOMEM;
+    mp_limb_t *buf = malloc((6 * (size_t)L + 1) * sizeof(mp_limb_t));
+    if (!buf) {
+        vspace_free(&w);
+        return HPC_ENOMEM;
+    }
+    uint64_t *acc = vnum(&w, 0), *ld = vnum(&w, 1), *fix = vnum(&w, 2);
+    if (K >= 3) {
+        size_t n[4] = {T, T, T, T};
+        vset_rpow(&w, m, fix, n, buf);
+        for (size_t k = 0; k < K; k += 4) {
+            int lanes = LANES(K, k);
+            for (size_t t = 0; t < T; t++) {
+                uint64_t *dst = t ? ld : acc;
+                for (int l = 0; l < 4; l++)
+                    hpc_vset(w.v, dst, l, a + ((k + (l < lanes ? l : 0)) * T + t) * L);
+                if (t) hpc_vmul(w.v, acc, acc, ld, w.scr);
+            }
+            hpc_vmul(w.v, acc, acc, fix, w.scr);
+            for (int l = 0; l < lanes; l++) hpc_vget(w.v, acc, l, out + (k + l) * L);
+        }
+    } else {
+        size_t n[4];
+        for (int l = 0; l < 4; l++) n[l] = (T - (size_t)l + 3) / 4; /* factors l, l+4, ... */
+        vset_rpow(&w, m, fix, n, buf);
+        mp_limb_t *part = buf, *t2 = buf + 2 * L, *q = buf + 4 * L;
+        for (size_t k = 0; k < K; k++) {
+            const mp_limb_t *row = a + k * T * L;
+            for (size_t s = 0; s < n[0]; s++) {
+                uint64_t *dst = s ? ld : acc;
+                for (int l = 0; l < 4; l++) {
+                    size_t t = 4 * s + (size_t)l;
+                    vput(&w, dst, l, t < T ? row + t * L : NULL, w.one); /* R: neutral */
+                }
+                if (s) hpc_vmul(w.v, acc, acc, ld, w.scr);
+            }
+            hpc_vmul(w.v, acc, acc, fix, w.scr);
+            mp_limb_t *o = out + k * L;
+            hpc_vget(w.v, acc, 0, o);
+            for (int l = 1; l < 4; l++) {
+                hpc_vget(w.v, acc, l, part);
+                mpn_mul_n(t2, o, part, L);
+                mpn_tdiv_qr(q, o, 0, t2, 2 * L, m->N, L);
+            }
+        }
+    }
+    free(buf);
+    vspace_free(&w);
+    return HPC_OK;
+}
+
 int hpc_prod(const hpc_mod *m, const mp_limb_t *a, size_t T, mp_limb_t *out, size_t K) {
     const int L = m->L;
+    if (vec_ok(m) && T >= 2 && (K >= 3 || T >= 16)) return vprod(m, a, T, out, K);
     mp_limb_t *t = malloc((4 * L + 1) * sizeof(mp_limb_t));
     if (!t) return HPC_ENOMEM;
     mp_limb_t *q = t + 2 * L, *acc = t + 3 * L + 1;
@@ -366,9 +441,77 @@ int hpc_prod(const hpc_mod *m, const mp_limb_t *a, size_t T, mp_limb_t *out, siz
     return HPC_OK;
 }
 
+/* Montgomery's trick in the lanes: items are dealt round-robin to four chains.
+ * The chains multiply raw values by Montgomery products, so after j factors a
+ * prefix carries R^-(j-1); inverting the last one gives P^-1 R^(j-1), and the
+ * backward pass (two products per item) lands every inverse exactly on a^-1.
+ * Lanes past their chain's end multiply by R mod N, which changes nothing. */
+static int vinvert(const hpc_mod *m, const mp_limb_t *a, mp_limb_t *out, size_t K) {
+    const int L = m->L;
+    vspace w;
+    if (vspace_init(&w, m, 3)) return HPC_ENOMEM;
+    mp_limb_t *pre = malloc(K * L * sizeof(mp_limb_t));
+    mp_limb_t *buf = malloc(L * sizeof(mp_limb_t));
+    if (!pre || !buf) {
+        free(pre);
+        free(buf);
+        vspace_free(&w);
+        return HPC_ENOMEM;
+    }
+    uint64_t *acc = vnum(&w, 0), *ld = vnum(&w, 1), *tv = vnum(&w, 2);
+    const size_t steps = (K + 3) / 4;
+    for (size_t s = 0; s < steps; s++) {
+        uint64_t *dst = s ? ld : acc;
+        for (int l = 0; l < 4; l++) {
+            size_t t = 4 * s + (size_t)l;
+            vput(&w, dst, l, t < K ? a + t * L : NULL, w.one);
+        }
+        if (s) hpc_vmul(w.v, acc, acc, ld, w.scr);
+        for (int l = 0; l < 4; l++) {
+            size_t t = 4 * s + (size_t)l;
+            if (t < K) hpc_vget(w.v, acc, l, pre + t * L);
+        }
+    }
+    int rc = HPC_OK;
+    mpz_t x, Nz, tmp;
+    mpz_init(x);
+    mpz_init_set(Nz, ro(tmp, m->N, L));
+    for (int l = 0; l < 4 && rc == HPC_OK; l++) {
+        hpc_vget(w.v, acc, l, buf);
+        if (!mpz_invert(x, ro(tmp, buf, L), Nz)) {
+            rc = HPC_ENOINV;
+            break;
+        }
+        mpz_to_limbs(buf, L, x);
+        hpc_vset(w.v, acc, l, buf);
+    }
+    mpz_clears(x, Nz, NULL);
+    for (size_t s = steps; rc == HPC_OK && s-- > 1;) {
+        for (int l = 0; l < 4; l++) {
+            size_t t = 4 * s + (size_t)l;
+            vput(&w, ld, l, t < K ? pre + (t - 4) * L : NULL, w.one);
+        }
+        hpc_vmul(w.v, tv, acc, ld, w.scr);
+        for (int l = 0; l < 4; l++) {
+            size_t t = 4 * s + (size_t)l;
+            if (t < K) hpc_vget(w.v, tv, l, out + t * L);
+            vput(&w, ld, l, t < K ? a + t * L : NULL, w.one);
+        }
+        hpc_vmul(w.v, acc, acc, ld, w.scr);
+    }
+    for (int l = 0; rc == HPC_OK && l < 4 && (size_t)l < K; l++) hpc_vget(w.v, acc, l, out + l * L);
+    memset(buf, 0, L * sizeof(mp_limb_t));
+    free(pre);
+    free(buf);
+    vspace_free(&w);
+    return rc;
+}
+
 int hpc_invert(const hpc_mod *m, const mp_limb_t *a, mp_limb_t *out, size_t K) {
     if (K == 0) return HPC_OK;
     const int L = m->L;
+    /* four inversions instead of one: the lanes pay off from a few dozen items */
+    if (vec_ok(m) && K >= 64) return vinvert(m, a, out, K);
     mp_limb_t *pre = malloc(K * L * sizeof(mp_limb_t));
     mp_limb_t *t = malloc((4 * L + 1) * sizeof(mp_limb_t));
     if (!pre || !t) {
