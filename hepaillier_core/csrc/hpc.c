@@ -191,9 +191,7 @@ typedef struct {
     size_t V;       /* words per 4-lane number */
     uint64_t *num;  /* nums numbers, V words apart */
     uint64_t *scr;  /* product scratch */
-    uint64_t *one;  /* Montgomery 1 (R mod N) in every lane */
-    uint64_t *unit; /* the integer 1 in every lane: multiplying by it leaves Montgomery form */
-    uint64_t *r2;   /* R^2 mod N in every lane: multiplying by it enters Montgomery form */
+    const uint64_t *one, *unit, *r2; /* the context's constants (hpc_vconst_*) */
 } vspace;
 
 static int vec_ok(const hpc_mod *m) { return m->v && hpc_vec_available(); }
@@ -201,29 +199,16 @@ static int vec_ok(const hpc_mod *m) { return m->v && hpc_vec_available(); }
 static int vspace_init(vspace *w, const hpc_mod *m, size_t nums) {
     w->v = m->v;
     w->V = hpc_vwords(m->v);
-    w->num = hpc_valloc(w->V * (nums + 3));
+    w->num = hpc_valloc(w->V * (nums ? nums : 1));
     w->scr = hpc_valloc(hpc_vscratch(m->v));
     if (!w->num || !w->scr) {
         free(w->num);
         free(w->scr);
         return HPC_ENOMEM;
     }
-    w->one = w->num + w->V * nums;
-    w->unit = w->one + w->V;
-    w->r2 = w->unit + w->V;
-    mp_limb_t *u = calloc((size_t)m->L, sizeof(mp_limb_t));
-    if (!u) {
-        free(w->num);
-        free(w->scr);
-        return HPC_ENOMEM;
-    }
-    u[0] = 1;
-    for (int l = 0; l < 4; l++) {
-        hpc_vset(m->v, w->one, l, m->one);
-        hpc_vset(m->v, w->unit, l, u);
-        hpc_vset(m->v, w->r2, l, m->R2);
-    }
-    free(u);
+    w->one = hpc_vconst_one(m->v);
+    w->unit = hpc_vconst_unit(m->v);
+    w->r2 = hpc_vconst_r2(m->v);
     return HPC_OK;
 }
 
@@ -1170,7 +1155,7 @@ static void crt_out(const hpc_priv *k, mpz_t mp, mpz_srcptr mq, mp_limb_t *dst) 
 /* The vector path pays for four lanes whatever it fills: worth it from three. */
 #define VEC_MIN_LANES 3
 
-static int use_vec(const hpc_priv *k) { return k->mp2.v && k->mq2.v && hpc_vec_available(); }
+static int use_vec(const hpc_priv *k) { return vec_ok(&k->mp2) && vec_ok(&k->mq2); }
 
 /* lanes values x[l] (L limbs, mod prime^2) -> res[l] = their decrypted half, in place */
 static int vdecrypt_half(const hpc_vmod *vm, int L, mp_limb_t *x, int lanes, mpz_srcptr prime,
@@ -1378,7 +1363,6 @@ int hpc_pub_encrypt(const hpc_mod *mn2, const mp_limb_t *n, int Ln, const mp_lim
         }
         if (buf) memset(buf, 0, 4 * (size_t)L2 * sizeof(mp_limb_t));
         free(buf);
-        i = K;
     }
     for (; rc == HPC_OK && i < K; i++) {
         rc = random_unit(r, nz, g);
@@ -1428,7 +1412,6 @@ int hpc_pub_encrypt_short(const hpc_mod *mn2, const hpc_fbtab *tb, const mp_limb
             mpz_clear(av[l]);
         }
         if (have_w) vspace_free(&w);
-        i = K;
     }
     for (; rc == HPC_OK && i < K; i++) {
         rc = random_bits(a, (unsigned)abits);
@@ -1561,6 +1544,10 @@ int hpc_gm(const mp_limb_t *res, const mp_limb_t *n, int Ln, int L2, mp_limb_t *
 
 int hpc_mod_lanes(const hpc_mod *m) { return vec_ok(m) ? 4 : 1; }
 
+static double seconds_between(const struct timespec *t0, const struct timespec *t1) {
+    return (double)(t1->tv_sec - t0->tv_sec) + 1e-9 * (double)(t1->tv_nsec - t0->tv_nsec);
+}
+
 double hpc_bench_mont_mul(const hpc_mod *m, size_t iters, int square) {
     const int L = m->L;
     if (vec_ok(m)) { /* the product the batch kernels use: per lane of a four-lane product */
@@ -1581,7 +1568,7 @@ double hpc_bench_mont_mul(const hpc_mod *m, size_t iters, int square) {
         volatile uint64_t sink = a[0];
         (void)sink;
         vspace_free(&w);
-        return ((t1.tv_sec - t0.tv_sec) + 1e-9 * (t1.tv_nsec - t0.tv_nsec)) / (4.0 * iters);
+        return seconds_between(&t0, &t1) / (4.0 * iters);
     }
     mp_limb_t *t = malloc(4 * L * sizeof(mp_limb_t));
     if (!t) return -1.0;
@@ -1602,5 +1589,5 @@ double hpc_bench_mont_mul(const hpc_mod *m, size_t iters, int square) {
     volatile mp_limb_t sink = a[0];
     (void)sink;
     free(t);
-    return ((t1.tv_sec - t0.tv_sec) + 1e-9 * (t1.tv_nsec - t0.tv_nsec)) / (double)iters;
+    return seconds_between(&t0, &t1) / (double)iters;
 }

@@ -45,7 +45,9 @@ struct hpc_vmod {
     uint64_t mask; /* 2^r - 1 */
     uint64_t ninv; /* -N^-1 mod 2^r */
     uint64_t *N;   /* N, broadcast to the four lanes */
-    uint64_t *R2;  /* R^2 mod N, broadcast */
+    uint64_t *R2;   /* R^2 mod N, broadcast: multiplying by it enters Montgomery form */
+    uint64_t *one;  /* R mod N, broadcast: 1 in Montgomery form */
+    uint64_t *unit; /* the integer 1, broadcast: multiplying by it leaves Montgomery form */
     mp_limb_t *N64;
     uint64_t *fold; /* fold[j nl + i] = limb j of 2^(r (nl + i)) mod N: plain reduction */
 };
@@ -58,21 +60,13 @@ static void *vec_alloc(size_t words) {
 uint64_t *hpc_valloc(size_t words) { return vec_alloc(words); }
 int hpc_vmod_rbits(const hpc_vmod *m) { return m->r * m->nl; }
 size_t hpc_vwords(const hpc_vmod *m) { return 4 * (size_t)m->nl; }
+const uint64_t *hpc_vconst_one(const hpc_vmod *m) { return m->one; }
+const uint64_t *hpc_vconst_unit(const hpc_vmod *m) { return m->unit; }
+const uint64_t *hpc_vconst_r2(const hpc_vmod *m) { return m->R2; }
 size_t hpc_vscratch(const hpc_vmod *m) { return 4 * (3 * (size_t)m->nl + 2); }
 
 void hpc_vcopy_lane(const hpc_vmod *m, uint64_t *dst, int ldst, const uint64_t *src, int lsrc) {
     for (int j = 0; j < m->nl; j++) dst[4 * j + ldst] = src[4 * j + lsrc];
-}
-
-/* limb j of x (radix 2^r) from 64-bit limbs */
-static uint64_t radix_limb(const mp_limb_t *x, int L, int r, int j) {
-    size_t off = (size_t)j * r;
-    size_t w = off / 64;
-    unsigned sh = off % 64;
-    if (w >= (size_t)L) return 0;
-    uint64_t v = x[w] >> sh;
-    if (sh + r > 64 && w + 1 < (size_t)L) v |= x[w + 1] << (64 - sh);
-    return v & (((uint64_t)1 << r) - 1);
 }
 
 /* x: Lx limbs -> nlim radix limbs of lane `lane` (a running bit buffer) */
@@ -127,6 +121,14 @@ void hpc_vget(const hpc_vmod *m, const uint64_t *src, int lane, mp_limb_t *x) {
     if (hi || mpn_cmp(x, m->N64, L) >= 0) mpn_sub_n(x, x, m->N64, L);
 }
 
+/* every lane of dst <- x (0 <= x < N), via the L-limb buffer tmp */
+static void broadcast(const hpc_vmod *m, uint64_t *dst, const mpz_t x, mp_limb_t *tmp) {
+    size_t cnt = 0;
+    memset(tmp, 0, m->L * sizeof(mp_limb_t));
+    mpz_export(tmp, &cnt, -1, sizeof(mp_limb_t), 0, 0, x);
+    for (int l = 0; l < 4; l++) hpc_vset(m, dst, l, tmp);
+}
+
 hpc_vmod *hpc_vmod_new(const mp_limb_t *N, int L) {
 #ifdef HPC_HAVE_VEC
     __builtin_cpu_init();
@@ -151,10 +153,14 @@ hpc_vmod *hpc_vmod_new(const mp_limb_t *N, int L) {
     m->mask = ((uint64_t)1 << m->r) - 1;
     m->N = vec_alloc(4 * (size_t)m->nl);
     m->R2 = vec_alloc(4 * (size_t)m->nl);
+    m->one = vec_alloc(4 * (size_t)m->nl);
+    m->unit = vec_alloc(4 * (size_t)m->nl);
     m->N64 = malloc(L * sizeof(mp_limb_t));
     m->fold = malloc((size_t)m->nl * m->nl * sizeof(uint64_t));
     mp_limb_t *tmp = calloc((size_t)L, sizeof(mp_limb_t));
-    if (!m->N || !m->R2 || !m->N64 || !m->fold || !tmp) {
+    uint64_t *lane = vec_alloc(4 * (size_t)m->nl);
+    if (!m->N || !m->R2 || !m->one || !m->unit || !m->N64 || !m->fold || !tmp || !lane) {
+        free(lane);
         free(tmp);
         hpc_vmod_free(m);
         return NULL;
@@ -169,29 +175,30 @@ hpc_vmod *hpc_vmod_new(const mp_limb_t *N, int L) {
     mpz_invert(t, Nz, R);
     mpz_sub(t, R, t);
     m->ninv = mpz_get_ui(t);
-    /* R^2 mod N with R = 2^(r nl) */
-    mpz_set_ui(R, 1);
-    mpz_mul_2exp(R, R, 2 * (mp_bitcnt_t)m->r * m->nl);
-    mpz_mod(R, R, Nz);
-    size_t cnt = 0;
-    mpz_export(tmp, &cnt, -1, sizeof(mp_limb_t), 0, 0, R);
-    for (int l = 0; l < 4; l++) {
-        hpc_vset(m, m->N, l, N);
-        hpc_vset(m, m->R2, l, tmp);
-    }
-    /* folding rows 2^(r (nl + i)) mod N, stored column-major for the reduction */
+    /* constants, broadcast: R = 2^(r nl) mod N, R^2 mod N, and the integer 1 */
     mpz_set_ui(R, 1);
     mpz_mul_2exp(R, R, (mp_bitcnt_t)m->r * m->nl);
     mpz_mod(R, R, Nz);
+    mpz_mul(t, R, R);
+    mpz_mod(t, t, Nz);
+    memset(tmp, 0, L * sizeof(mp_limb_t));
+    tmp[0] = 1;
+    for (int l = 0; l < 4; l++) {
+        hpc_vset(m, m->N, l, N);
+        hpc_vset(m, m->unit, l, tmp);
+    }
+    broadcast(m, m->one, R, tmp);
+    broadcast(m, m->R2, t, tmp);
+    /* folding rows 2^(r (nl + i)) mod N, stored column-major for the reduction */
     for (int i = 0; i < m->nl; i++) {
-        memset(tmp, 0, L * sizeof(mp_limb_t));
-        mpz_export(tmp, &cnt, -1, sizeof(mp_limb_t), 0, 0, R);
-        for (int j = 0; j < m->nl; j++) m->fold[(size_t)j * m->nl + i] = radix_limb(tmp, L, m->r, j);
+        broadcast(m, lane, R, tmp);
+        for (int j = 0; j < m->nl; j++) m->fold[(size_t)j * m->nl + i] = lane[4 * j];
         mpz_mul_2exp(R, R, m->r);
         mpz_mod(R, R, Nz);
     }
     mpz_clears(Nz, R, t, NULL);
     free(tmp);
+    free(lane);
     return m;
 }
 
@@ -199,6 +206,8 @@ void hpc_vmod_free(hpc_vmod *m) {
     if (!m) return;
     free(m->N);
     free(m->R2);
+    free(m->one);
+    free(m->unit);
     free(m->N64);
     free(m->fold);
     free(m);
@@ -403,10 +412,7 @@ VEC_FN static void load_mont(const hpc_vmod *m, uint64_t *dst, const mp_limb_t *
 /* leave Montgomery form (multiply by 1) and store the lanes as reduced L-limb numbers */
 VEC_FN static void store_plain(const hpc_vmod *m, const uint64_t *x, int lanes,
                                mp_limb_t *const out[4], uint64_t *tmp, __m256i *acc) {
-    uint64_t *one = tmp + 4 * (size_t)m->nl;
-    memset(one, 0, 4 * (size_t)m->nl * sizeof(uint64_t));
-    for (int l = 0; l < 4; l++) one[l] = 1;
-    vmul(m, tmp, x, one, acc);
+    vmul(m, tmp, x, m->unit, acc);
     for (int l = 0; l < lanes; l++) hpc_vget(m, tmp, l, out[l]);
 }
 

@@ -40,6 +40,11 @@ int hpc_vmod_rbits(const hpc_vmod *m);
  * hpc_vwords(m) words from hpc_valloc; products need hpc_vscratch(m) words of
  * scratch.  Values are in Montgomery form (x R mod N) except where noted. */
 size_t hpc_vwords(const hpc_vmod *m);
+/* Broadcast constants of the context: R mod N (Montgomery 1), the integer 1
+ * (a product by it leaves Montgomery form), R^2 mod N (a product enters it). */
+const uint64_t *hpc_vconst_one(const hpc_vmod *m);
+const uint64_t *hpc_vconst_unit(const hpc_vmod *m);
+const uint64_t *hpc_vconst_r2(const hpc_vmod *m);
 size_t hpc_vscratch(const hpc_vmod *m);
 uint64_t *hpc_valloc(size_t words); /* 32-byte aligned; release with free() */
 /* lane <- the L-limb value x (< N); lane -> L limbs, fully reduced below N */

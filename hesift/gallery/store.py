@@ -124,6 +124,11 @@ class _SQLite:
     def broken(self, e: Exception) -> str:
         return f"the gallery database is corrupted or not a hesift gallery ({e})"
 
+    @staticmethod
+    def holds_foreign(tables: set[str]) -> bool:
+        """A file with any table but ours is someone else's database."""
+        return bool(tables)
+
     def foreign(self) -> str:
         return f"{self.label} is an SQLite file but not a hesift gallery"
 
@@ -182,6 +187,11 @@ class _Postgres:
 
     def broken(self, e: Exception) -> str:
         return f"PostgreSQL error ({str(e).strip()})"
+
+    @staticmethod
+    def holds_foreign(tables: set[str]) -> bool:
+        """A shared database may hold other tables; only an 'images' of someone else's clashes."""
+        return "images" in tables
 
     def foreign(self) -> str:
         return f"{self.label}: the database holds 'meta'/'images' tables that are not a hesift gallery's"
@@ -282,7 +292,6 @@ class Store:
         db = self._db
         with self.connect() as conn:
             tables = db.tables(conn.raw)
-            foreign = ("images" in tables) if db.kind == "PostgreSQL" else bool(tables)
             if "meta" in tables:
                 meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
                 if meta.get("schema") != SCHEMA_NAME or "images" not in tables:
@@ -292,7 +301,7 @@ class Store:
                         f"{self.path}: gallery format version {meta.get('version')!r} is not "
                         f"supported (this hesift reads version {SCHEMA_VERSION})"
                     )
-            elif foreign:
+            elif db.holds_foreign(tables):
                 raise GalleryError(db.foreign())
             else:
                 db.prepare_new(conn.raw)
