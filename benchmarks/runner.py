@@ -10,7 +10,6 @@ import time
 from pathlib import Path
 
 SUITES = ("core", "conv", "sift", "gallery", "scaling")
-DEFAULT_PLOTS = Path(__file__).resolve().parent.parent / "docs" / "img"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -21,9 +20,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="small sizes and few repeats (all suites < 5 min on 2 cores)")
     p.add_argument("--json", metavar="PATH", help="also write all results as JSON")
     p.add_argument("--plots", metavar="DIR", default=None,
-                   help=f"where the scaling/conv PNG plots go (default: {DEFAULT_PLOTS} "
-                        "when that folder exists)")
-    p.add_argument("--no-plots", action="store_true", help="do not write plots")
+                   help="write the scaling/conv PNG plots into DIR (e.g. docs/img to refresh "
+                        "the README's figures); default: no plots")
+    p.add_argument("--no-plots", action="store_true", help=argparse.SUPPRESS)  # the old default
     p.add_argument("--markdown", metavar="PATH",
                    help="write the tables into PATH between its generated-block markers "
                         "(e.g. docs/benchmarks.md; hand-written text is kept)")
@@ -38,11 +37,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _plot_dir(args: argparse.Namespace) -> Path | None:
-    if args.no_plots:
+    if args.no_plots or not args.plots:
         return None
-    if args.plots:
-        return Path(args.plots)
-    return DEFAULT_PLOTS if DEFAULT_PLOTS.parent.is_dir() else None
+    return Path(args.plots)
 
 
 def _run_suite(name: str, quick: bool, bits: int) -> tuple[dict, str]:

@@ -4,7 +4,9 @@ Uses $HESIFT_TEST_POSTGRES_URL when set (a server you run; each test gets its
 own fresh database there).  Otherwise starts a private cluster from the local
 PostgreSQL binaries (initdb/pg_ctl on PATH or under /usr/lib/postgresql) on a
 free port, as the ``postgres`` OS user when the tests run as root (the server
-refuses root).  Without psycopg or binaries the tests are skipped.
+refuses root).  Without psycopg or binaries the tests are skipped with
+:func:`unavailable` as the one-line reason; nothing is ever installed here
+(.ci/run installs the PostgreSQL server).
 """
 
 from __future__ import annotations
@@ -33,6 +35,21 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def unavailable() -> str | None:
+    """Why no throw-away server can be started here (one line), or None when it can."""
+    if os.environ.get("HESIFT_TEST_POSTGRES_URL"):
+        return None
+    missing = [b for b in ("initdb", "pg_ctl") if not _binary(b)]
+    if missing:
+        return f"PostgreSQL server binaries not installed ({', '.join(missing)}; .ci/run installs them)"
+    if os.geteuid() == 0:
+        try:
+            pwd.getpwnam("postgres")
+        except KeyError:
+            return "running as root and there is no 'postgres' user to run the server as"
+    return None
 
 
 @contextlib.contextmanager

@@ -17,19 +17,22 @@ from hesift.gallery import Gallery, GalleryError
 
 try:
     from gallery_helpers import FAST, NAMES, CachedReference, photo, png_bytes, rotated
-    from pg_helpers import fresh_database, postgres_server
+    from pg_helpers import fresh_database, postgres_server, unavailable
 except ImportError:  # tests collected as a package
     from tests.gallery_helpers import FAST, NAMES, CachedReference, photo, png_bytes, rotated
-    from tests.pg_helpers import fresh_database, postgres_server
+    from tests.pg_helpers import fresh_database, postgres_server, unavailable
 
 psycopg = pytest.importorskip("psycopg")
 
 
 @pytest.fixture(scope="module")
 def server():
+    reason = unavailable()
+    if reason:
+        pytest.skip(reason)
     with postgres_server() as url:
         if url is None:
-            pytest.skip("no PostgreSQL server binaries (initdb/pg_ctl) on this machine")
+            pytest.skip("the private PostgreSQL server did not start (initdb/pg_ctl failed)")
         yield url
 
 

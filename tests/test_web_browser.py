@@ -1,17 +1,12 @@
 """End to end in headless Chromium: upload a photo on the real page, see 5 ranked results.
 
-Chromium and its driver come from Debian (``chromium``, ``chromium-driver``);
-the session fixture installs them when missing and running as root, and
-skips with the reason otherwise.  Selenium is pointed at /usr/bin/chromedriver
-so it never tries to download a driver.
+Chromium and its driver come from Debian (``chromium``, ``chromium-driver``),
+installed by ``.ci/run``; the tests never install anything and skip with a
+one-line reason when either binary is missing.  Selenium is pointed at the
+local chromedriver so it never tries to download a driver.
 """
 
 from __future__ import annotations
-
-import os
-import shutil
-import subprocess
-from pathlib import Path
 
 import pytest
 
@@ -25,47 +20,7 @@ except ImportError:  # tests collected as a package
 
 pytestmark = pytest.mark.browser
 
-CHROMEDRIVER = "/usr/bin/chromedriver"
-CHROMIUM = "/usr/bin/chromium"
 WAIT_S = 60
-
-
-def _ensure_chromium() -> str | None:
-    """Install Debian's chromium + chromium-driver if absent; return a skip reason or None."""
-    if Path(CHROMEDRIVER).exists() and Path(CHROMIUM).exists():
-        return None
-    if os.geteuid() != 0 or not shutil.which("apt-get"):
-        return "chromium/chromium-driver missing and not root with apt-get to install them"
-    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-    try:
-        subprocess.run("apt-get update -qq && apt-get install -y -qq chromium chromium-driver",
-                       shell=True, check=True, env=env, timeout=900,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as e:
-        err = getattr(e, "stderr", b"") or b""
-        return f"installing chromium failed: {err.decode(errors='replace')[-300:]}"
-    if not Path(CHROMEDRIVER).exists():
-        return "chromium-driver installed but /usr/bin/chromedriver is absent"
-    return None
-
-
-@pytest.fixture(scope="session")
-def browser():
-    reason = _ensure_chromium()
-    if reason:
-        pytest.skip(reason)
-    webdriver = pytest.importorskip("selenium.webdriver")
-    from selenium.webdriver.chrome.service import Service
-
-    opts = webdriver.ChromeOptions()
-    opts.binary_location = CHROMIUM
-    for a in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
-              "--window-size=1280,1600"):
-        opts.add_argument(a)
-    driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=opts)
-    driver.set_page_load_timeout(WAIT_S)
-    yield driver
-    driver.quit()
 
 
 @pytest.fixture
