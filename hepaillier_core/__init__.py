@@ -11,7 +11,13 @@ from ._core import forbid_simd as _forbid_simd
 from ._core import set_simd, simd_available
 from .array import EncryptedArray, concatenate, stack
 from .convolution import convolve2d, sepfilter2d, subsample2
-from .keys import PrivateKey, PublicKey, generate_keypair
+from .keys import (
+    PrivateKey,
+    PublicKey,
+    forbid_private_keys,
+    generate_keypair,
+    private_keys_forbidden,
+)
 from .multiexp import COUNTERS, reset_counters
 from .packed import Layout, PackedImage, required_bits
 from .parallel import get_executor, get_workers, set_executor, set_workers
@@ -31,11 +37,13 @@ __all__ = [
     "PublicKey",
     "concatenate",
     "convolve2d",
+    "forbid_private_keys",
     "from_bytes",
     "generate_keypair",
     "get_executor",
     "get_workers",
     "load",
+    "private_keys_forbidden",
     "required_bits",
     "reset_counters",
     "save",

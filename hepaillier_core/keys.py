@@ -213,12 +213,39 @@ def _table_window(prime_bits: int) -> int:
     return best
 
 
+_PRIVATE_KEYS = {"forbidden": False}
+
+
+def forbid_private_keys() -> None:
+    """One-way, process-wide switch for evaluator processes: from now on constructing a
+    ``PrivateKey`` (directly, by ``load``/``from_phe`` or ``generate_keypair``) or the C
+    decryption state raises RuntimeError.  There is no way back in the same process."""
+    _PRIVATE_KEYS["forbidden"] = True
+
+    def refuse(*args: Any, **kwargs: Any) -> None:
+        _refuse_private()
+
+    _core.OwnerKey = refuse  # the C decryption state is built only through this name
+
+
+def private_keys_forbidden() -> bool:
+    """True in a process that called :func:`forbid_private_keys`."""
+    return bool(_PRIVATE_KEYS["forbidden"])
+
+
+def _refuse_private() -> None:
+    if _PRIVATE_KEYS["forbidden"]:
+        raise RuntimeError("this process is an evaluator: private keys are forbidden here "
+                           "(hepaillier_core.forbid_private_keys)")
+
+
 class PrivateKey:
     """Paillier private key (p, q): decrypts, and encrypts fast for its owner."""
 
     def __init__(self, public_key: PublicKey, p: int, q: int, *, gp: int | None = None,
                  gq: int | None = None, p_factors: list[int] | None = None,
                  q_factors: list[int] | None = None):
+        _refuse_private()
         p, q = int(p), int(q)
         if p == q or p * q != public_key.n:
             raise ValueError("p * q does not equal the public key's n")
@@ -362,6 +389,7 @@ def generate_keypair(bits: int = 2048, *, insecure: bool = False) -> tuple[Publi
     ``bits`` is 1024, 2048 (default), 3072 or 4096; smaller sizes (down to
     128) need ``insecure=True`` and are for tests only.
     """
+    _refuse_private()
     if not isinstance(bits, int) or isinstance(bits, bool):
         raise TypeError("bits must be an int")
     if bits not in STANDARD_BITS:

@@ -17,7 +17,8 @@ import zipfile
 from collections.abc import Sequence
 from typing import Any
 
-COMMAND_MODULES = ("keys_cmd", "filters_cmd", "demo_cmd", "sift_cmd", "gallery_cmd", "bench_cmd")
+COMMAND_MODULES = ("keys_cmd", "filters_cmd", "demo_cmd", "sift_cmd", "gallery_cmd", "bench_cmd",
+                   "evaluator_cmd")
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 

@@ -34,7 +34,7 @@ import numpy as np
 
 from hesift.kernels import structuring_element
 
-from ._common import Encrypted, check_plane, correlate, is_packed, per_channel
+from ._common import Encrypted, check_plane, correlate, is_packed, per_channel, resolve_evaluator
 from .decrypt import decrypt_counts
 
 MORPH_OPS = ("erode", "dilate", "open", "close", "gradient")
@@ -115,18 +115,21 @@ def apply_morphology(
     reencrypt: Callable[[np.ndarray], Encrypted] | None = None,
     progress: Any = None,
     workers: int | None = None,
+    evaluator: Any = None,
 ) -> np.ndarray:
-    """Run a whole morphology op with both roles in one process; returns uint8 0/1.
+    """Run a whole morphology op with both roles; returns uint8 0/1.
 
     ``priv`` plays the key owner (decrypt, threshold); only ciphertexts pass
-    to the evaluator steps.  ``open``/``close`` re-encrypt the intermediate
-    binary image with ``reencrypt`` (default: the key owner encrypts it in the
-    same layout as ``x``, reflect-padded by the SE radius when packed).
+    to the evaluator steps, which run here or, with ``evaluator=`` (a
+    ``hesift.remote.RemoteEvaluator`` or its URL), on that service.
+    ``open``/``close`` re-encrypt the intermediate binary image with
+    ``reencrypt`` (default: the key owner encrypts it in the same layout as
+    ``x``, reflect-padded by the SE radius when packed).
     """
     if op not in MORPH_OPS:
         raise ValueError(f"unknown morphology op {op!r}; choose from {MORPH_OPS}")
     k = as_element(se)
-    kw = {"progress": progress, "workers": workers}
+    kw = {"progress": progress, "workers": workers, "evaluator": resolve_evaluator(evaluator)}
 
     def one_pass(enc: Encrypted, which: str) -> np.ndarray:
         counts = neighbourhood_counts(enc, k, **kw)

@@ -174,7 +174,9 @@ _add(OpSpec(
 def _run_kernel(x: Encrypted, p: dict) -> Encrypted:
     k = _user_kernel(p)
     integer = not (k.dtype.kind == "f" and not np.all(k == np.round(k)))
-    normalize = integer and int(np.round(k).sum()) > 0
+    normalize = p.get("normalize")  # the library's filter2d(normalize=...) over the wire
+    if normalize is None:
+        normalize = integer and int(np.round(k).sum()) > 0
     return smoothing.filter2d(
         x, k.astype(np.int64) if integer else k, normalize=normalize,
         frac_bits=p["frac_bits"], **_kw(p),

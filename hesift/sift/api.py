@@ -42,6 +42,7 @@ def HESIFT(
     workers: int | None = None,
     progress: bool = False,
     min_features: int = 0,
+    evaluator=None,
     **fixed_point,
 ) -> tuple[list[cv2.KeyPoint], np.ndarray]:
     """SIFT with the Gaussian/DoG scale space computed on Paillier ciphertexts.
@@ -51,10 +52,14 @@ def HESIFT(
     N x 128 float32 array, identical to sift_reference on the same input.
     ``min_features`` > 0 keeps at least that many keypoints on low-texture
     images (see ``SiftParams.min_features``); 0 is OpenCV's behaviour.
+    ``evaluator``: None runs the evaluator party in this process; a URL
+    ("http://host:port") or a ``hesift.remote.RemoteEvaluator`` runs it on that
+    service, which receives only the public key and ciphertexts.
     """
     from hesift.sift.protocol import run_local
 
     params = SiftParams(nfeatures, nOctaveLayers, contrastThreshold, float(edgeThreshold), sigma,
                         enable_upsample, min_features=min_features, **fixed_point)
-    kps = run_local(to_grey(image), params, keypair, workers=workers, progress=progress)
+    kps = run_local(to_grey(image), params, keypair, workers=workers, progress=progress,
+                    evaluator=evaluator)
     return kps.to_cv(), kps.desc

@@ -192,10 +192,26 @@ def _stage(bar, name: str) -> None:
         bar.set_postfix_str(name)
 
 
+def resolve_evaluator(evaluator, public_key, workers=None):
+    """The evaluator party: in process (None), a URL string or a remote evaluator object."""
+    if evaluator is None:
+        return Evaluator(public_key, workers=workers)
+    if isinstance(evaluator, str):
+        from hesift.remote.client import RemoteEvaluator
+
+        return RemoteEvaluator(evaluator)
+    if not callable(getattr(evaluator, "evaluate", None)):
+        raise TypeError("evaluator must be None, an evaluator URL or an object with "
+                        f"evaluate(OctaveJob), got {type(evaluator).__name__}")
+    return evaluator
+
+
 def run_local(grey: np.ndarray, params: SiftParams, keypair=None, *, workers=None,
               progress: bool = False, serialize: bool = False, stats: dict | None = None,
-              owner_kwargs: dict | None = None) -> KeypointSet:
-    """Both parties in one process (the library default); ``serialize`` sends real bytes."""
+              owner_kwargs: dict | None = None, evaluator=None) -> KeypointSet:
+    """The key owner here; the evaluator in this process (the library default) or, with
+    ``evaluator`` (a URL or ``hesift.remote.RemoteEvaluator``), a service reached over
+    HTTP.  ``serialize`` sends real bytes to the in-process evaluator."""
     hc = _hc()
     if keypair is None:
         keypair = hc.generate_keypair(bits=2048)
@@ -206,7 +222,9 @@ def run_local(grey: np.ndarray, params: SiftParams, keypair=None, *, workers=Non
     if not isinstance(priv, hc.PrivateKey) or not isinstance(pub, hc.PublicKey) or pub.n != priv.public_key.n:
         raise ValueError("keypair must be a matching (PublicKey, PrivateKey) from hepaillier_core")
     owner = KeyOwner(grey, priv, params, workers=workers, **(owner_kwargs or {}))
-    evaluator = Evaluator(pub, workers=workers)
+    local = evaluator is None
+    evaluator = resolve_evaluator(evaluator, pub, workers)
+    serialize = serialize and local
     bar = None
     if progress:
         from tqdm import tqdm
@@ -216,7 +234,7 @@ def run_local(grey: np.ndarray, params: SiftParams, keypair=None, *, workers=Non
         while not owner.done:
             _stage(bar, "encrypt")
             job = owner.next_job_bytes() if serialize else owner.next_job()
-            _stage(bar, "evaluate")
+            _stage(bar, "evaluate" if local else "evaluate (remote)")
             res = evaluator.process(job) if serialize else evaluator.evaluate(job)
             _stage(bar, "decrypt + features")
             owner.receive(res)
@@ -228,7 +246,7 @@ def run_local(grey: np.ndarray, params: SiftParams, keypair=None, *, workers=Non
             bar.close()
     if stats is not None:
         stats.update(dict(owner.timings))
-        stats["evaluate"] = evaluator.timings["evaluate"]
+        stats["evaluate"] = float(evaluator.timings.get("evaluate", 0.0))
         stats["decrypted_bits"] = owner.decrypted_bits
         stats["owner"] = owner
     return out
