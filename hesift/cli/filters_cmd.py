@@ -18,6 +18,7 @@ import numpy as np
 
 from hesift import io as hio
 from hesift.cli import CLIError, add_runtime_options, apply_runtime_options
+from hesift.cli.evaluator_cmd import add_client_options, remote_from_args
 from hesift.cli.keys_cmd import (
     add_memory_option,
     emit_json,
@@ -27,6 +28,7 @@ from hesift.cli.keys_cmd import (
     make_keypair,
     reencrypt_binary,
     render,
+    spinner,
 )
 from hesift.filters import registry
 from hesift.filters.registry import COUNTS, IMAGE
@@ -74,8 +76,10 @@ def _json_params(p: dict) -> dict:
     return out
 
 
-def evaluate(spec: registry.OpSpec, enc: hio.EncryptedImage, p: dict) -> hio.EncryptedImage:
-    """Evaluator: apply one op to every plane (ciphertexts and public key only)."""
+def evaluate(spec: registry.OpSpec, enc: hio.EncryptedImage, p: dict,
+             remote: Any = None) -> hio.EncryptedImage:
+    """Evaluator: apply one op to every plane (ciphertexts and public key only), here or
+    on the ``remote`` evaluator service (``hesift.remote.RemoteEvaluator``)."""
     meta = enc.meta
     encoding = meta.get("encoding", {})
     pending = list(meta.get("pending", []))
@@ -99,7 +103,11 @@ def evaluate(spec: registry.OpSpec, enc: hio.EncryptedImage, p: dict) -> hio.Enc
             )
         stage = 0
     _warn_border(spec, p, encoding)
-    planes = registry.apply(spec, enc.planes, p)
+    if remote is None:
+        planes = registry.apply(spec, enc.planes, p)
+    else:
+        with spinner(f"{spec.name} on {remote.url}", bool(p.get("progress"))):
+            planes = remote.apply_op(spec, enc.planes, p)
     names = [f"{n}{s}" for n in enc.names for s in spec.suffixes]
     new_meta: dict[str, Any] = {
         "kind": spec.kind,
@@ -128,12 +136,13 @@ def cmd_filter(args: argparse.Namespace) -> int:
     spec = registry.get(args.op)
     p = op_params(args, progress)
     p["workers"] = args.workers
+    remote = remote_from_args(args)
     if hio.is_container(args.input):
-        return _evaluator(args, spec, p)
-    return _one_shot(args, spec, p, progress)
+        return _evaluator(args, spec, p, remote)
+    return _one_shot(args, spec, p, progress, remote)
 
 
-def _evaluator(args: argparse.Namespace, spec: registry.OpSpec, p: dict) -> int:
+def _evaluator(args: argparse.Namespace, spec: registry.OpSpec, p: dict, remote: Any = None) -> int:
     if Path(args.output).suffix.lower() != ".npz":
         raise CLIError("filtering an encrypted file writes an encrypted file: use -o OUT.npz")
     if not args.pubkey:
@@ -143,7 +152,7 @@ def _evaluator(args: argparse.Namespace, spec: registry.OpSpec, p: dict) -> int:
     pub = load_public(args.pubkey)
     enc = hio.EncryptedImage.load(args.input, pub)
     t0 = time.perf_counter()
-    out = evaluate(spec, enc, p)
+    out = evaluate(spec, enc, p, remote)
     out.save(args.output)
     secs = time.perf_counter() - t0
     info = {"op": spec.name, "output": args.output, "kind": out.meta["kind"],
@@ -169,7 +178,8 @@ def plan_encoding(spec: registry.OpSpec, p: dict) -> tuple[int, int, bool]:
     return max(spec.radius(p), 1), bits, binary
 
 
-def _one_shot(args: argparse.Namespace, spec: registry.OpSpec, p: dict, progress: bool) -> int:
+def _one_shot(args: argparse.Namespace, spec: registry.OpSpec, p: dict, progress: bool,
+              remote: Any = None) -> int:
     suffix = Path(args.output).suffix.lower()
     if suffix not in hio.IMAGE_SUFFIXES + (".npy",):
         raise CLIError(f"one-shot filtering writes a picture: -o OUT.png (got {args.output!r})")
@@ -204,7 +214,7 @@ def _one_shot(args: argparse.Namespace, spec: registry.OpSpec, p: dict, progress
     times["filter"] = times["decrypt"] = 0.0
     while True:
         t = time.perf_counter()
-        out = evaluate(spec, _as_evaluator_sees(enc, pub), p)
+        out = evaluate(spec, _as_evaluator_sees(enc, pub), p, remote)
         times["filter"] += time.perf_counter() - t
         t = time.perf_counter()
         if out.meta.get("pending"):
@@ -223,6 +233,9 @@ def _one_shot(args: argparse.Namespace, spec: registry.OpSpec, p: dict, progress
     info = {"op": spec.name, "input": args.input, "output": args.output,
             "shape": list(img.shape), "key_bits": int(pub.bits), "packed": args.pack,
             "ciphertext_bytes": enc.nbytes(), "seconds": {k: round(v, 3) for k, v in times.items()}}
+    if remote is not None:
+        info["evaluator"] = remote.url
+        info["bytes_up"], info["bytes_down"] = remote.stats["bytes_up"], remote.stats["bytes_down"]
     if args.json:
         emit_json(info)
     else:
@@ -272,5 +285,6 @@ def register(sub: Any) -> None:
     g.add_argument("--kernel", help="op 'kernel': taps '1 2 1; 2 4 2; 1 2 1' or @file(.txt|.npy)")
     g.add_argument("--frac-bits", type=int, help="fixed-point bits of quantised taps (auto)")
     add_memory_option(p)
+    add_client_options(p)
     add_runtime_options(p)
     p.set_defaults(func=cmd_filter)

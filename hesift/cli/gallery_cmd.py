@@ -33,9 +33,14 @@ def _extractor(args: argparse.Namespace):
     from hesift.gallery import HESIFTExtractor, ReferenceExtractor
 
     if args.plaintext:
+        if getattr(args, "evaluator", None):
+            raise ValueError("--evaluator needs encrypted features (drop --plaintext)")
         return ReferenceExtractor()
+    from hesift.cli.evaluator_cmd import remote_from_args
+
     return HESIFTExtractor(args.key_bits, insecure=args.insecure_key,
-                           progress=getattr(args, "verbose_progress", False))
+                           progress=getattr(args, "verbose_progress", False),
+                           evaluator=remote_from_args(args))
 
 
 def _open(args: argparse.Namespace):
@@ -60,6 +65,7 @@ def _gallery_add(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from hesift.gallery import ImageError
+    from hesift.remote.client import RemoteError
 
     files = _expand(args.paths)
     if not files:
@@ -71,6 +77,8 @@ def _gallery_add(args: argparse.Namespace) -> int:
         bar.set_postfix_str(f.name[:30])
         try:
             e = gallery.add(f)
+        except RemoteError:
+            raise  # the evaluator service is gone: stop instead of skipping every image
         except (ImageError, OSError) as exc:
             failures += 1
             tqdm.write(f"skipped {f}: {exc}", file=sys.stderr)
@@ -174,11 +182,14 @@ def _guard(func):
     """Turn the errors a user can cause into a message and exit code 1."""
 
     def run(args: argparse.Namespace) -> int:
+        from hesift.cli import CLIError
         from hesift.gallery import GalleryError, ImageError
+        from hesift.remote.client import RemoteError
 
         try:
             return func(args)
-        except (GalleryError, ImageError, FileNotFoundError, PermissionError) as e:
+        except (GalleryError, ImageError, FileNotFoundError, PermissionError, RemoteError,
+                CLIError) as e:
             return _err(str(e))
         except ValueError as e:
             return _err(str(e))
@@ -202,6 +213,9 @@ def _common(p: argparse.ArgumentParser, *, db: bool = True, features: bool = Tru
                        help="allow keys under 2048 bits (tests and demos only)")
         p.add_argument("--plaintext", action="store_true",
                        help="use the plaintext twin of HESIFT (same features, fast, NO privacy)")
+        from hesift.cli.evaluator_cmd import add_client_options
+
+        add_client_options(p)
         p.add_argument("--max-side", type=int, default=None,
                        help="downscale images to this longer side before SIFT (default: "
                             f"the gallery's own setting; {DEFAULT_MAX_SIDE} for a new gallery)")

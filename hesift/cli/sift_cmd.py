@@ -14,6 +14,7 @@ import time
 import numpy as np
 
 from hesift.cli import CLIError, add_runtime_options, apply_runtime_options
+from hesift.cli.evaluator_cmd import add_client_options, remote_from_args
 
 DEFAULT_KEY_BITS = 2048
 
@@ -43,6 +44,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--edge-threshold", type=float, default=10.0)
     p.add_argument("--sigma", type=float, default=1.6)
     p.add_argument("--no-upsample", action="store_true", help="skip the x2 up-sampled octave")
+    add_client_options(p)
     add_runtime_options(p)
     p.set_defaults(func=cmd_sift)
 
@@ -70,6 +72,9 @@ def cmd_sift(args: argparse.Namespace) -> int:
         raise CLIError(str(e)) from None
     if args.reference and args.encrypted_view:
         raise CLIError("--encrypted-view needs an encrypted run (drop --reference)")
+    if args.reference and args.evaluator:
+        raise CLIError("--evaluator needs an encrypted run (drop --reference)")
+    remote = remote_from_args(args)
     t0 = time.perf_counter()
     stats: dict = {}
     if args.reference:
@@ -80,7 +85,8 @@ def cmd_sift(args: argparse.Namespace) -> int:
 
         keys = make_keypair(args.key_bits, args.insecure, progress)
         kps = run_local(grey, params, keys, workers=args.workers, progress=progress, stats=stats,
-                        owner_kwargs={"keep_levels": bool(args.dog or args.encrypted_view)})
+                        owner_kwargs={"keep_levels": bool(args.dog or args.encrypted_view)},
+                        evaluator=remote)
         owner = stats.pop("owner")
         dogs, enc_dogs = owner.decrypted_dogs, owner.encrypted_dogs
     seconds = time.perf_counter() - t0
@@ -107,10 +113,16 @@ def cmd_sift(args: argparse.Namespace) -> int:
         "seconds": round(seconds, 3),
         "timings": {k: round(v, 3) for k, v in stats.items() if isinstance(v, float)},
     }
+    if remote is not None:
+        summary["evaluator"] = remote.url
+        summary["bytes_up"], summary["bytes_down"] = (remote.stats["bytes_up"],
+                                                      remote.stats["bytes_down"])
     if args.json:
         emit_json(summary)
     else:
         mode = "plaintext reference" if args.reference else f"encrypted, {args.key_bits}-bit key"
+        if remote is not None:
+            mode += f", evaluator {remote.url}"
         print(f"{args.image}: {len(kps)} keypoints ({mode}, {seconds:.1f} s)", file=sys.stdout)
         for k, v in summary["timings"].items():
             print(f"  {k:>10}: {v:.2f} s")

@@ -63,7 +63,9 @@ class HESIFTExtractor:
     """SIFT on an encrypted scale space (``hesift.HESIFT``), one key pair per extractor.
 
     The key pair is generated lazily on first use (2048-bit by default, the
-    smallest size we call secure).  ``key_bits < 2048`` needs ``insecure=True``:
+    smallest size we call secure).  ``evaluator`` (a URL or a
+    ``hesift.remote.RemoteEvaluator``) runs the encrypted scale space on that
+    service; the features are identical.  ``key_bits < 2048`` needs ``insecure=True``:
     it is for tests and demos only.  The key never leaves this object.
     """
 
@@ -74,6 +76,7 @@ class HESIFTExtractor:
         keypair: Any = None,
         insecure: bool = False,
         progress: bool = False,
+        evaluator: Any = None,
         **sift_params: Any,
     ) -> None:
         if keypair is None and key_bits < 2048 and not insecure:
@@ -84,6 +87,7 @@ class HESIFTExtractor:
         self.key_bits = int(key_bits)
         self.insecure = bool(insecure)
         self.progress = progress
+        self.evaluator = evaluator  # None: in process; else a URL or hesift.remote.RemoteEvaluator
         self.sift_params = _gallery_params(sift_params)
         self._keypair = keypair
         self._lock = threading.Lock()
@@ -106,7 +110,7 @@ class HESIFTExtractor:
         params = dict(self.sift_params)
         if self.progress:
             params["progress"] = self.progress
-        return HESIFT(gray, keypair=self.keypair(), **params)
+        return HESIFT(gray, keypair=self.keypair(), evaluator=self.evaluator, **params)
 
     def encrypt(self, gray: np.ndarray) -> bytes:
         """The image packed and encrypted under this extractor's public key, as bytes."""

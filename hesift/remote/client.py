@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import os
 import threading
 import time
 import urllib.parse
@@ -19,6 +20,7 @@ from typing import Any
 
 from . import wire
 
+TOKEN_ENV = "HESIFT_EVALUATOR_TOKEN"
 DEFAULT_TIMEOUT = 3600.0  # a 2048-bit HESIFT octave or a big filter can take minutes
 RETRYABLE_ERRORS = (ConnectionResetError, ConnectionAbortedError, BrokenPipeError,
                     ConnectionRefusedError, http.client.RemoteDisconnected,
@@ -40,7 +42,8 @@ class RemoteUnavailable(RemoteError, ConnectionError):
 class RemoteEvaluator:
     """An evaluator service at ``url`` (http:// or https://, e.g. behind a TLS proxy).
 
-    ``token`` is sent as ``Authorization: Bearer``.  ``timeout`` bounds each
+    ``token`` is sent as ``Authorization: Bearer`` (default: the environment
+    variable ``HESIFT_EVALUATOR_TOKEN``, so a bare URL string works too).  ``timeout`` bounds each
     socket operation (the service answers only once a job is computed).  Usable
     as ``hesift.HESIFT(img, keypair, evaluator=RemoteEvaluator(url))``, as
     ``evaluator=`` of the filters, and by the CLI's ``--evaluator URL``.
@@ -59,7 +62,7 @@ class RemoteEvaluator:
         self._prefix = u.path.rstrip("/")
         if self._prefix.endswith("/v1"):
             self._prefix = self._prefix[:-3]
-        self.token = token
+        self.token = token if token is not None else (os.environ.get(TOKEN_ENV) or None)
         self.timeout = float(timeout)
         self.retries = int(retries)
         self.backoff = float(backoff)
@@ -119,7 +122,9 @@ class RemoteEvaluator:
             try:
                 status, rh, body = self._once(method, path, parts, h)
             except RETRYABLE_ERRORS as e:
-                if attempt >= self.retries:
+                # nothing listening: retry briefly (a restart), not the full backoff
+                limit = min(self.retries, 2) if isinstance(e, ConnectionRefusedError) else self.retries
+                if attempt >= limit:
                     raise RemoteUnavailable(
                         f"cannot reach the evaluator at {self.url}: {_describe(e)} "
                         f"(after {attempt + 1} attempts)") from None

@@ -29,7 +29,7 @@ class Limits:
     max_jobs: int = 2
     min_key_bits: int = 256
     max_key_bits: int = 4096
-    retry_after: int = 2
+    retry_after: int = 1
 
     def __post_init__(self) -> None:
         if self.max_request_bytes < 1024:

@@ -120,6 +120,8 @@ def load_plane(blob: bytes, public_key: Any) -> Any:
         x = hc.from_bytes(blob, public_key=public_key)
     except (ValueError, TypeError, OverflowError, KeyError) as e:
         raise BadRequest(f"bad encrypted plane: {e}") from None
+    except MemoryError:
+        raise PayloadTooLarge("an encrypted plane declares more data than it carries") from None
     return x
 
 
@@ -263,6 +265,8 @@ def decode_octave_job(data: bytes, public_key: Any) -> Any:
         job = OctaveJob.from_bytes(data, public_key)
     except (ValueError, TypeError, OverflowError, KeyError) as e:
         raise BadRequest(f"bad octave job: {e}") from None
+    except MemoryError:
+        raise PayloadTooLarge("the octave job declares more data than it carries") from None
     if not 3 <= len(job.taps) <= MAX_LEVELS:
         raise BadRequest(f"an octave job has 3..{MAX_LEVELS} levels, got {len(job.taps)}")
     for t in job.taps:
