@@ -20,7 +20,7 @@ from .keys import (
 )
 from .multiexp import COUNTERS, reset_counters
 from .packed import Layout, PackedImage, required_bits
-from .parallel import get_executor, get_workers, set_executor, set_workers
+from .parallel import get_client, get_executor, get_workers, set_executor, set_workers, using
 from .serialization import from_bytes, load, save, to_bytes
 
 __version__ = "0.1.0"
@@ -40,6 +40,7 @@ __all__ = [
     "forbid_private_keys",
     "from_bytes",
     "generate_keypair",
+    "get_client",
     "get_executor",
     "get_workers",
     "load",
@@ -55,4 +56,5 @@ __all__ = [
     "stack",
     "subsample2",
     "to_bytes",
+    "using",
 ]

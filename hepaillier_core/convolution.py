@@ -16,7 +16,7 @@ from .array import EncryptedArray, check_plain_bound
 from .encoding import as_int_weights
 from .multiexp import TapPlan, prepare_bases, run_tiled
 from .packed import PackedImage, correlate_packed, subsample_packed
-from .parallel import make_progress
+from .parallel import make_progress, using
 
 BORDERS = ("constant", "reflect", "replicate")
 MODES = ("same", "valid", "full")
@@ -127,13 +127,20 @@ def _check_args(x, border: str, mode: str) -> None:
 
 
 def convolve2d(x, kernel, border: str = "constant", mode: str = "same", flip: bool = False, *,
-               workers: int | None = None, progress=False):
+               workers: int | None = None, executor=None, progress=False):
     """Correlate an encrypted 2-D image with an integer kernel (any size and sign).
 
     out[i, j] = sum_{u,v} kernel[u, v] * x[i + u - kh//2, j + v - kw//2];
     ``flip=True`` flips the kernel (true convolution).  Output shape: 'same'
     (default) = input, 'valid' = (H-kh+1, W-kw+1), 'full' = (H+kh-1, W+kw-1).
+    ``executor``: 'thread', 'process' or a ``dask.distributed.Client`` for this
+    call (default: ``hc.set_executor``'s).
     """
+    with using(executor):
+        return _convolve2d(x, kernel, border, mode, flip, workers, progress)
+
+
+def _convolve2d(x, kernel, border, mode, flip, workers, progress):
     _check_args(x, border, mode)
     k = _kernel2d(kernel)
     if flip:
@@ -145,12 +152,17 @@ def convolve2d(x, kernel, border: str = "constant", mode: str = "same", flip: bo
 
 
 def sepfilter2d(x, kx, ky, border: str = "constant", mode: str = "same", flip: bool = False, *,
-                workers: int | None = None, progress=False):
+                workers: int | None = None, executor=None, progress=False):
     """Separable filter: ``kx`` along columns (x), then ``ky`` along rows (y).
 
     Equal to convolve2d with the outer product ky[:, None] * kx[None, :], at
     a cost proportional to len(kx) + len(ky) instead of their product.
     """
+    with using(executor):
+        return _sepfilter2d(x, kx, ky, border, mode, flip, workers, progress)
+
+
+def _sepfilter2d(x, kx, ky, border, mode, flip, workers, progress):
     _check_args(x, border, mode)
     hx, hy = _taps1d(kx, "kx"), _taps1d(ky, "ky")
     if flip:

@@ -43,7 +43,8 @@ def decrypt_flat(priv, ct: np.ndarray, bound: int, *, workers=None, progress=Non
     K = ct.shape[0]
     group, w = horner_plan(pub.bits, bound)
     if group == 1 or K < 2:
-        res = run_batched(priv.owner, "decrypt", [ct], workers=workers, allow_process=False,
+        owner, ship = priv.task_owner()
+        res = run_batched(owner, "decrypt", [ct], workers=workers, allow_process=ship,
                           progress=progress)
         return from_residues(res, pub.n)
     res = _horner_residues(priv, ct, group, w, workers, progress)
@@ -61,8 +62,13 @@ def _horner_residues(priv, ct: np.ndarray, group: int, shift: int, workers,
     L = priv.public_key.L
     pad = (-ct.shape[0]) % group
     src = ct if not pad else np.concatenate([ct, np.tile(_one(L), (pad, 1))])
-    return run_batched(_Horner(priv.owner, group, shift), "run", [src.reshape(-1, group, L)],
-                       workers=workers, allow_process=False, progress=progress)
+    grouped = src.reshape(-1, group, L)
+    owner, ship = priv.task_owner()
+    if ship:
+        return run_batched(owner, "horner", [grouped], [group, shift], workers=workers,
+                           allow_process=True, progress=progress)
+    return run_batched(_Horner(owner, group, shift), "run", [grouped], workers=workers,
+                       allow_process=False, progress=progress)
 
 
 def _one(L: int) -> np.ndarray:
@@ -116,7 +122,8 @@ def _decrypt_slots(priv, lay, flat: np.ndarray, bound: int, workers, progress) -
     wb = max(2, bound.bit_length() + 1)
     k = lay.w // wb
     if k < 2 or K < 2:
-        res = run_batched(priv.owner, "decrypt", [flat], workers=workers, allow_process=False,
+        owner, ship = priv.task_owner()
+        res = run_batched(owner, "decrypt", [flat], workers=workers, allow_process=ship,
                           progress=progress)
         return _core.unpack_i64(res, pub.n, lay.P, lay.w)
     res = _horner_residues(priv, flat, k, wb, workers, progress)

@@ -109,18 +109,22 @@ class PublicKey:
 
     # --- the user API ----------------------------------------------------
     def encrypt(self, values, scale: int = 1, *, pack: bool = False, short_exponent: bool = False,
-                workers: int | None = None, progress=False, **pack_options):
+                workers: int | None = None, executor=None, progress=False, **pack_options):
         """Encrypt an int array (or floats with a fixed-point ``scale``).
 
         ``short_exponent=True`` uses r = hs^a with a of |n|/2 bits (as HEU and
         IPCL do): much faster, but its security rests on the extra
         small-exponent assumption of Damgård–Jurik–Nielsen; off by default.
         ``pack=True`` packs a 2-D image, many pixels per ciphertext.
+        ``executor``: 'thread', 'process' or a ``dask.distributed.Client``.
         """
         from .encrypting import encrypt_any
+        from .parallel import using
 
-        return encrypt_any(self, None, values, scale, pack=pack, short_exponent=short_exponent,
-                           workers=workers, progress=progress, **pack_options)
+        with using(executor):
+            return encrypt_any(self, None, values, scale, pack=pack,
+                               short_exponent=short_exponent, workers=workers,
+                               progress=progress, **pack_options)
 
     # --- persistence -----------------------------------------------------
     def to_json(self) -> dict[str, Any]:
@@ -187,6 +191,9 @@ class _PublicEncryptor:
 
     def encrypt(self, res):
         return _core.pub_encrypt(self.mod, self.n, np.ascontiguousarray(res))
+
+    def task_key(self) -> tuple:
+        return ("public-encryptor", self.n)
 
 
 class _ShortEncryptor:
@@ -285,42 +292,67 @@ class PrivateKey:
         """True when the key carries certified generators (keys made here)."""
         return self._gen is not None
 
+    def task_owner(self) -> tuple[Any, bool]:
+        """(object running private-key kernels, may it leave this process).
+
+        The local C state, except when the caller allowed private-key work on a
+        process pool or cluster (``hc.using(..., allow_private=True)``): then a
+        picklable stand-in that carries p and q and rebuilds the state there.
+        """
+        from .parallel import private_allowed
+
+        if private_allowed():
+            return _ShippedOwner(self), True
+        return self.owner, False
+
     def encrypt_residues(self, res: np.ndarray, *, workers=None, progress=None) -> np.ndarray:
         from .parallel import run_batched
 
-        return run_batched(self.owner, "encrypt", [np.ascontiguousarray(res)], workers=workers,
-                           allow_process=False, progress=progress)
+        owner, ship = self.task_owner()
+        return run_batched(owner, "encrypt", [np.ascontiguousarray(res)], workers=workers,
+                           allow_process=ship, progress=progress)
 
     def encrypt(self, values, scale: int = 1, *, pack: bool = False, workers: int | None = None,
-                progress=False, **pack_options):
+                executor=None, allow_private: bool = False, progress=False, **pack_options):
         """Encrypt as the key owner: exactly the textbook distribution, much faster.
 
         ``pack=True`` packs a 2-D image, many pixels per ciphertext (see
         ``PackedImage``); options: bits_per_slot, bound, pad, pad_mode,
-        headroom, subsample_levels.
+        headroom, subsample_levels.  The work stays on local threads even when
+        ``executor`` (or ``hc.set_executor``) is a process pool or a Dask
+        cluster, unless ``allow_private=True``, which sends p and q there.
         """
         from .encrypting import encrypt_any
+        from .parallel import using
 
-        return encrypt_any(self.public_key, self, values, scale, pack=pack, short_exponent=False,
-                           workers=workers, progress=progress, **pack_options)
+        with using(executor, allow_private=allow_private):
+            return encrypt_any(self.public_key, self, values, scale, pack=pack,
+                               short_exponent=False, workers=workers, progress=progress,
+                               **pack_options)
 
-    def decrypt(self, x, *, workers: int | None = None, progress=False) -> np.ndarray:
+    def decrypt(self, x, *, workers: int | None = None, executor=None,
+                allow_private: bool = False, progress=False) -> np.ndarray:
         """Decrypt an EncryptedArray or PackedImage to a NumPy array.
 
         int64 when every value fits, Python ints (object) otherwise; float64
-        when the array carries a fixed-point scale other than 1.
+        when the array carries a fixed-point scale other than 1.  Runs on local
+        threads unless ``allow_private=True`` with a process/Dask ``executor``.
         """
         from .decrypting import decrypt_any
+        from .parallel import using
 
-        return decrypt_any(self, x, workers=workers, progress=progress)
+        with using(executor, allow_private=allow_private):
+            return decrypt_any(self, x, workers=workers, progress=progress)
 
-    def decrypt_image(self, x, dtype=np.uint8, *, workers: int | None = None,
-                      progress=False) -> np.ndarray:
+    def decrypt_image(self, x, dtype=np.uint8, *, workers: int | None = None, executor=None,
+                      allow_private: bool = False, progress=False) -> np.ndarray:
         """Decrypt to a picture: round(value / scale) clipped to 0..255 as uint8,
         or value / scale as float when ``dtype`` is a float type."""
         from .decrypting import decrypt_image
+        from .parallel import using
 
-        return decrypt_image(self, x, dtype, workers=workers, progress=progress)
+        with using(executor, allow_private=allow_private):
+            return decrypt_image(self, x, dtype, workers=workers, progress=progress)
 
     # --- persistence -------------------------------------------------------
     def _to_json(self) -> dict[str, Any]:
@@ -381,6 +413,50 @@ class PrivateKey:
 
     def __hash__(self) -> int:
         return hash(("PrivateKey", self.public_key.n))
+
+
+class _ShippedOwner:
+    """The key owner's kernels on another process: p and q travel, the C state is
+    rebuilt there once (only when the caller passed ``allow_private=True``)."""
+
+    def __init__(self, priv: PrivateKey):
+        self.p, self.q, self.gen = priv.p, priv.q, priv._gen
+        self.fingerprint = priv.public_key.fingerprint
+        self._owner: _core.OwnerKey | None = None
+        self._lock = threading.Lock()
+
+    def task_key(self) -> tuple:
+        return ("owner", self.fingerprint)
+
+    def __getstate__(self):
+        return {"p": self.p, "q": self.q, "gen": self.gen, "fingerprint": self.fingerprint}
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._owner, self._lock = None, threading.Lock()
+
+    @property
+    def owner(self) -> _core.OwnerKey:
+        if self._owner is None:
+            with self._lock:
+                if self._owner is None:
+                    if self.gen is not None:
+                        gp, gq, _, _ = self.gen
+                        w = _table_window(self.p.bit_length())
+                        self._owner = _core.OwnerKey(self.p, self.q, gp, gq, w)
+                    else:
+                        self._owner = _core.OwnerKey(self.p, self.q)
+        return self._owner
+
+    def encrypt(self, res: np.ndarray) -> np.ndarray:
+        return self.owner.encrypt(res)
+
+    def decrypt(self, ct: np.ndarray) -> np.ndarray:
+        return self.owner.decrypt(ct)
+
+    def horner(self, grouped: np.ndarray, group: int, w: int) -> np.ndarray:
+        flat = np.ascontiguousarray(grouped.reshape(-1, grouped.shape[-1]))
+        return self.owner.decrypt_horner(flat, group, w)
 
 
 def generate_keypair(bits: int = 2048, *, insecure: bool = False) -> tuple[PublicKey, PrivateKey]:

@@ -1,22 +1,34 @@
-"""Splitting batch kernels across CPU workers.
+"""Splitting batch kernels across CPU workers, local or on a Dask cluster.
 
 The C kernels release the GIL, so threads give real parallelism with no
-copies; a process pool is offered for callers that want isolation.  Work is
-always split into contiguous chunks along the first axis and concatenated
-back in order, so results never depend on the worker count or executor.
+copies; a process pool is offered for callers that want isolation, and a
+``dask.distributed.Client`` sends public-key work to a cluster (see
+``dask_exec``).  Work is always split into contiguous chunks along the first
+axis and concatenated back in order, so results never depend on the worker
+count or executor.
+
+Private-key work (decryption, the key owner's encryption) runs on the local
+threads whatever the executor, unless the caller allows shipping the key
+(``using(..., allow_private=True)``).
 """
 
 from __future__ import annotations
 
 import atexit
+import contextlib
+import contextvars
 import os
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from typing import Any
 
 import numpy as np
 
-_state = {"workers": max(1, os.cpu_count() or 1), "executor": "thread"}
+_state: dict[str, Any] = {"workers": max(1, os.cpu_count() or 1), "executor": "thread"}
+#: per-call overrides (``using``): executor, workers, allow_private
+_scope: contextvars.ContextVar[dict | None] = contextvars.ContextVar("hepaillier_scope",
+                                                                    default=None)
 _pools: dict[tuple[str, int], Executor] = {}
 _pool_lock = threading.Lock()
 
@@ -31,18 +43,78 @@ def set_workers(n: int | None) -> None:
 
 
 def get_workers() -> int:
+    sc = _scope.get()
+    if sc is not None and sc.get("workers") is not None:
+        return int(sc["workers"])
     return int(_state["workers"])
 
 
-def set_executor(kind: str) -> None:
-    """'thread' (default) or 'process' for public-key (evaluator) work."""
-    if kind not in ("thread", "process"):
-        raise ValueError("executor must be 'thread' or 'process'")
-    _state["executor"] = kind
+def is_dask_client(obj: object) -> bool:
+    """True for a ``dask.distributed.Client`` (checked without importing dask)."""
+    t = type(obj)
+    return any(c.__name__ == "Client" and c.__module__.startswith("distributed")
+               for c in t.__mro__)
+
+
+def _check_executor(kind: object) -> object:
+    if isinstance(kind, str) and kind in ("thread", "process"):
+        return kind
+    if is_dask_client(kind):
+        return kind
+    raise ValueError("executor must be 'thread', 'process' or a dask.distributed.Client, "
+                     f"got {kind!r}")
+
+
+def set_executor(kind: Any) -> None:
+    """Where public-key (evaluator) work runs: 'thread' (default), 'process', or a
+    ``dask.distributed.Client`` (a cluster; private-key work stays on local threads)."""
+    _state["executor"] = _check_executor(kind)
+
+
+def _executor_obj() -> object:
+    sc = _scope.get()
+    if sc is not None and sc.get("executor") is not None:
+        return sc["executor"]
+    return _state["executor"]
 
 
 def get_executor() -> str:
-    return str(_state["executor"])
+    """'thread', 'process' or 'dask' (the kind of the current executor)."""
+    ex = _executor_obj()
+    return ex if isinstance(ex, str) else "dask"
+
+
+def get_client() -> Any:
+    """The current ``dask.distributed.Client``, or None when work runs locally."""
+    ex = _executor_obj()
+    return None if isinstance(ex, str) else ex
+
+
+def private_allowed() -> bool:
+    """True when the caller allowed private-key work to leave the local threads."""
+    sc = _scope.get()
+    return bool(sc and sc.get("allow_private")) and get_executor() != "thread"
+
+
+@contextlib.contextmanager
+def using(executor: Any = None, *, workers: int | None = None,
+          allow_private: bool | None = None) -> Iterator[None]:
+    """Run the enclosed calls on ``executor`` ('thread', 'process' or a Dask Client)
+    and/or ``workers``; None keeps the current setting.  ``allow_private=True``
+    lets private-key work (decryption, the key owner's encryption) go to that
+    executor too, which ships p and q to its workers."""
+    cur = dict(_scope.get() or {})
+    if executor is not None:
+        cur["executor"] = _check_executor(executor)
+    if workers is not None:
+        cur["workers"] = resolve_workers(workers)
+    if allow_private is not None:
+        cur["allow_private"] = bool(allow_private)
+    token = _scope.set(cur)
+    try:
+        yield
+    finally:
+        _scope.reset(token)
 
 
 def resolve_workers(workers: int | None) -> int:
@@ -105,12 +177,19 @@ def run_batched(
     Private-key objects must pass ``allow_process=False``: key state never
     leaves this process.
     """
-    w = resolve_workers(workers)
     K = int(split[0].shape[0])
+    kind = get_executor() if allow_process else "thread"
+    if kind == "dask" and K > 0 and method not in LOCAL_METHODS:
+        from .dask_exec import run_batched_dask
+
+        return _join(run_batched_dask(get_client(), obj, method, split, shared,
+                                      workers=workers, progress=progress))
+    w = resolve_workers(workers)
     bounds = chunk_bounds(K, w, min_chunk)
     if not bounds:
         return getattr(obj, method)(*split, *shared)
-    kind = get_executor() if allow_process else "thread"
+    if kind == "dask":
+        kind = "thread"
     if w == 1 or len(bounds) == 1:
         results = []
         for lo, hi in bounds:
@@ -125,6 +204,15 @@ def run_batched(
             results.append(fut.result())
             if progress:
                 progress(hi - lo)
+    return _join(results)
+
+
+#: Methods cheaper to run than to ship (one product per ciphertext moved):
+#: they stay on the local threads even when a Dask cluster is the executor.
+LOCAL_METHODS = frozenset({"mulmod", "to_mont", "from_mont"})
+
+
+def _join(results: list):
     if len(results) == 1:
         return results[0]
     if isinstance(results[0], tuple):
@@ -138,6 +226,10 @@ def run_tasks(fn, tasks: Sequence[tuple], *, workers: int | None = None,
     """Run ``fn(*task)`` for each task (module-level fn), results in task order."""
     w = resolve_workers(workers)
     kind = get_executor() if allow_process else "thread"
+    if kind == "dask":
+        from .dask_exec import run_tasks_dask
+
+        return run_tasks_dask(get_client(), fn, tasks, progress=progress, sizes=sizes)
     if w == 1 or len(tasks) <= 1:
         out = []
         for i, t in enumerate(tasks):

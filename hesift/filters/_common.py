@@ -65,18 +65,21 @@ def per_channel(fn: F) -> F:
     """Let a single-plane op take a list/tuple of planes (colour) and map over it.
 
     Also checks that each plane really is an encrypted 2-D plane, and adds the
-    keyword ``evaluator=``: a ``hesift.remote.RemoteEvaluator`` (or its URL) runs
-    the op on that service instead of in this process (same result, bit for bit).
+    keywords ``evaluator=``: a ``hesift.remote.RemoteEvaluator`` (or its URL) runs
+    the op on that service instead of in this process (same result, bit for bit),
+    and ``executor=`` ('thread', 'process' or a ``dask.distributed.Client``;
+    default: ``hc.set_executor``'s) that runs the op's ciphertext work there.
     """
     sig = inspect.signature(fn)
 
     @functools.wraps(fn)
-    def wrapper(x, *args, evaluator: Any = None, **kwargs):
+    def wrapper(x, *args, evaluator: Any = None, executor: Any = None, **kwargs):
         remote = resolve_evaluator(evaluator)
         if isinstance(x, (list, tuple)):
             if not x:
                 raise ValueError("empty list of planes")
-            return [wrapper(p, *args, evaluator=remote, **kwargs) for p in x]
+            return [wrapper(p, *args, evaluator=remote, executor=executor, **kwargs)
+                    for p in x]
         check_plane(x)
         if remote is not None:
             bound = sig.bind(x, *args, **kwargs)
@@ -84,8 +87,14 @@ def per_channel(fn: F) -> F:
             arguments = dict(bound.arguments)
             arguments.pop(next(iter(sig.parameters)))
             return remote.filter_call(fn.__name__, x, arguments)
-        return fn(x, *args, **kwargs)
+        with hc.using(executor):
+            return fn(x, *args, **kwargs)
 
+    params = list(sig.parameters.values())
+    extra = [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=Any)
+             for name in ("evaluator", "executor") if name not in sig.parameters]
+    at = next((i for i, p in enumerate(params) if p.kind is p.VAR_KEYWORD), len(params))
+    wrapper.__signature__ = sig.replace(parameters=params[:at] + extra + params[at:])  # type: ignore[attr-defined]
     return wrapper  # type: ignore[return-value]
 
 

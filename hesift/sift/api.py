@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import cv2
 import numpy as np
 
@@ -43,6 +45,7 @@ def HESIFT(
     progress: bool = False,
     min_features: int = 0,
     evaluator=None,
+    executor: Any = None,
     **fixed_point,
 ) -> tuple[list[cv2.KeyPoint], np.ndarray]:
     """SIFT with the Gaussian/DoG scale space computed on Paillier ciphertexts.
@@ -55,11 +58,13 @@ def HESIFT(
     ``evaluator``: None runs the evaluator party in this process; a URL
     ("http://host:port") or a ``hesift.remote.RemoteEvaluator`` runs it on that
     service, which receives only the public key and ciphertexts.
+    ``executor`` ('thread', 'process' or a ``dask.distributed.Client``) runs the
+    in-process evaluator's octaves; encryption and decryption stay on local threads.
     """
     from hesift.sift.protocol import run_local
 
     params = SiftParams(nfeatures, nOctaveLayers, contrastThreshold, float(edgeThreshold), sigma,
                         enable_upsample, min_features=min_features, **fixed_point)
     kps = run_local(to_grey(image), params, keypair, workers=workers, progress=progress,
-                    evaluator=evaluator)
+                    evaluator=evaluator, executor=executor)
     return kps.to_cv(), kps.desc

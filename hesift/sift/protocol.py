@@ -46,7 +46,8 @@ def _pad_taps(taps: list[np.ndarray]) -> list[np.ndarray]:
 class Evaluator:
     """Public-key-only party: computes an octave's encrypted DoG levels."""
 
-    def __init__(self, public_key, *, workers: int | None = None, progress: bool = False):
+    def __init__(self, public_key, *, workers: int | None = None, progress: bool = False,
+                 executor=None):
         hc = _hc()
         if isinstance(public_key, (bytes, bytearray)):
             public_key = hc.PublicKey.from_bytes(bytes(public_key))
@@ -55,6 +56,7 @@ class Evaluator:
                             f"got {type(public_key).__name__}")
         self.public_key = public_key
         self.workers = workers
+        self.executor = executor  # None: hc.set_executor's ('thread', 'process', a Dask Client)
         self.progress = progress
         self.timings: dict[str, float] = defaultdict(float)
 
@@ -67,8 +69,10 @@ class Evaluator:
         if job.base.public_key.n != self.public_key.n:
             raise ValueError("the job was encrypted under another public key")
         t0 = time.perf_counter()
-        levels = [hc.sepfilter2d(job.base, t, t, workers=self.workers) for t in _pad_taps(taps)]
-        dogs = [b - a for a, b in zip(levels[:-1], levels[1:])]
+        with hc.using(self.executor):
+            levels = [hc.sepfilter2d(job.base, t, t, workers=self.workers)
+                      for t in _pad_taps(taps)]
+            dogs = [b - a for a, b in zip(levels[:-1], levels[1:])]
         self.timings["evaluate"] += time.perf_counter() - t0
         return OctaveResult(job.octave, dogs)
 
@@ -82,7 +86,8 @@ class KeyOwner:
     """Private-key party: prepares encrypted octave bases and finishes the features."""
 
     def __init__(self, image: np.ndarray, private_key, params: SiftParams | None = None, *,
-                 workers: int | None = None, progress: bool = False, keep_levels: bool = False):
+                 workers: int | None = None, progress: bool = False, keep_levels: bool = False,
+                 executor=None, allow_private: bool = False):
         hc = _hc()
         if not isinstance(private_key, hc.PrivateKey):
             raise TypeError(f"KeyOwner needs a hepaillier_core.PrivateKey, got {type(private_key).__name__}")
@@ -90,6 +95,8 @@ class KeyOwner:
         self.params = params or SiftParams()
         self.grey = to_grey(image)
         self.workers = workers
+        # private-key steps run on local threads unless allow_private ships p, q to executor
+        self.executor, self.allow_private = executor, allow_private
         self.progress = progress
         self.keep_levels = keep_levels
         base = octave0_base(self.grey, self.params.enable_upsample)
@@ -123,6 +130,7 @@ class KeyOwner:
         enc = self.private_key.encrypt(
             self._base, pack=True, bits_per_slot=plan.bits_per_slot, bound=plan.base_bound,
             pad=plan.pad, pad_mode="reflect", headroom=2 * plan.pad, workers=self.workers,
+            executor=self.executor, allow_private=self.allow_private,
         )
         self.timings["encrypt"] += time.perf_counter() - t0
         return OctaveJob(plan.octave, [t for t in plan.full_taps()], enc)
@@ -147,7 +155,9 @@ class KeyOwner:
         for d in result.dogs:
             if d.shape != plan.shape:
                 raise ValueError(f"DoG level has shape {d.shape}, expected {plan.shape}")
-            dogs.append(np.asarray(self.private_key.decrypt(d, workers=self.workers), dtype=np.int64))
+            dogs.append(np.asarray(self.private_key.decrypt(
+                d, workers=self.workers, executor=self.executor,
+                allow_private=self.allow_private), dtype=np.int64))
             self.decrypted_bits += d.layout.height * d.layout.M * self.public_key.bits
         self.timings["decrypt"] += time.perf_counter() - t0
         t0 = time.perf_counter()
@@ -192,10 +202,10 @@ def _stage(bar, name: str) -> None:
         bar.set_postfix_str(name)
 
 
-def resolve_evaluator(evaluator, public_key, workers=None):
+def resolve_evaluator(evaluator, public_key, workers=None, executor=None):
     """The evaluator party: in process (None), a URL string or a remote evaluator object."""
     if evaluator is None:
-        return Evaluator(public_key, workers=workers)
+        return Evaluator(public_key, workers=workers, executor=executor)
     if isinstance(evaluator, str):
         from hesift.remote.client import RemoteEvaluator
 
@@ -208,10 +218,13 @@ def resolve_evaluator(evaluator, public_key, workers=None):
 
 def run_local(grey: np.ndarray, params: SiftParams, keypair=None, *, workers=None,
               progress: bool = False, serialize: bool = False, stats: dict | None = None,
-              owner_kwargs: dict | None = None, evaluator=None) -> KeypointSet:
+              owner_kwargs: dict | None = None, evaluator=None,
+              executor=None) -> KeypointSet:
     """The key owner here; the evaluator in this process (the library default) or, with
     ``evaluator`` (a URL or ``hesift.remote.RemoteEvaluator``), a service reached over
-    HTTP.  ``serialize`` sends real bytes to the in-process evaluator."""
+    HTTP.  ``serialize`` sends real bytes to the in-process evaluator.  ``executor``
+    (e.g. a Dask Client) runs the in-process evaluator's octaves; the key owner's steps
+    stay on local threads unless ``owner_kwargs`` has ``allow_private=True``."""
     hc = _hc()
     if keypair is None:
         keypair = hc.generate_keypair(bits=2048)
@@ -221,9 +234,10 @@ def run_local(grey: np.ndarray, params: SiftParams, keypair=None, *, workers=Non
         raise TypeError("keypair must be a (public_key, private_key) tuple") from None
     if not isinstance(priv, hc.PrivateKey) or not isinstance(pub, hc.PublicKey) or pub.n != priv.public_key.n:
         raise ValueError("keypair must be a matching (PublicKey, PrivateKey) from hepaillier_core")
-    owner = KeyOwner(grey, priv, params, workers=workers, **(owner_kwargs or {}))
+    owner_kwargs = {"executor": executor, **(owner_kwargs or {})}
+    owner = KeyOwner(grey, priv, params, workers=workers, **owner_kwargs)
     local = evaluator is None
-    evaluator = resolve_evaluator(evaluator, pub, workers)
+    evaluator = resolve_evaluator(evaluator, pub, workers, executor)
     serialize = serialize and local
     bar = None
     if progress:
