@@ -7,6 +7,7 @@ ciphertext), batched filters and parallel workers.  See docs/core_api.md.
 
 import os as _os
 
+from . import limits
 from ._core import forbid_simd as _forbid_simd
 from ._core import set_simd, simd_available
 from .array import EncryptedArray, concatenate, stack
@@ -43,6 +44,7 @@ __all__ = [
     "get_client",
     "get_executor",
     "get_workers",
+    "limits",
     "load",
     "private_keys_forbidden",
     "required_bits",

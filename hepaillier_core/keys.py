@@ -25,6 +25,7 @@ from .files import atomic_write
 from .primes import structured_prime, verify_generator
 
 STANDARD_BITS = (1024, 2048, 3072, 4096)
+MAX_KEY_BITS = 16384  # larger n (e.g. from an untrusted header) is refused before any work
 _PUBLIC_KIND = "hesift-paillier-public-key"
 _PRIVATE_KIND = "hesift-paillier-private-key"
 
@@ -58,6 +59,8 @@ class PublicKey:
         n = int(n)
         if n < 15 or n % 2 == 0:
             raise ValueError("n must be an odd composite > 15")
+        if n.bit_length() > MAX_KEY_BITS:
+            raise ValueError(f"n has {n.bit_length()} bits, over the {MAX_KEY_BITS}-bit limit")
         self.n = n
         self.nsquare = n * n
         self.bits = n.bit_length()

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import io
 import json
-import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +17,8 @@ import numpy as np
 from .array import EncryptedArray
 from .files import atomic_write
 from .keys import PublicKey
-from .packed import Layout, PackedImage
+from .limits import parse_json, read_npz
+from .packed import Layout, PackedImage, slot_limit
 
 FORMAT = "hesift-encrypted"
 VERSION = 1
@@ -57,20 +57,12 @@ def save(x, path) -> None:
     atomic_write(path, lambda f: _write(x, f))
 
 
-def _read(src, public_key: PublicKey | None, name: str):
-    try:
-        with np.load(src, allow_pickle=False) as z:
-            if "meta" not in z.files or "data" not in z.files:
-                raise ValueError(f"{name}: not a hesift encrypted file (missing meta/data)")
-            meta = json.loads(bytes(z["meta"]).decode())
-            data = z["data"]
-    except (zipfile.BadZipFile, EOFError, OSError, json.JSONDecodeError, UnicodeDecodeError,
-            KeyError) as e:
-        raise ValueError(f"{name}: corrupted or truncated encrypted file ({e})") from None
-    except ValueError as e:
-        if "hesift" in str(e):
-            raise
-        raise ValueError(f"{name}: corrupted or truncated encrypted file ({e})") from None
+def _read(src, public_key: PublicKey | None, name: str, max_bytes: int | None):
+    arrays = read_npz(src, what=name, max_bytes=max_bytes)
+    if set(arrays) != {"meta", "data"} or arrays["meta"].dtype != np.uint8:
+        raise ValueError(f"{name}: not a hesift encrypted file (expected meta and data)")
+    meta = parse_json(arrays["meta"].tobytes(), what=f"{name} metadata")
+    data = arrays["data"]
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise ValueError(f"{name}: not a hesift encrypted file")
     if meta.get("version") != VERSION:
@@ -78,9 +70,9 @@ def _read(src, public_key: PublicKey | None, name: str):
     try:
         n = int(meta["n"], 16)
         scale, bound, limbs = int(meta["scale"]), int(meta["bound"]), int(meta["limbs"])
-    except (KeyError, TypeError, ValueError):
+        pub = PublicKey(n)
+    except (KeyError, TypeError, ValueError, OverflowError):
         raise ValueError(f"{name}: corrupted metadata") from None
-    pub = PublicKey(n)
     if meta.get("fingerprint") != pub.fingerprint:
         raise ValueError(f"{name}: corrupted metadata (fingerprint does not match n)")
     if public_key is not None and public_key.n != n:
@@ -89,7 +81,7 @@ def _read(src, public_key: PublicKey | None, name: str):
     pub = public_key or pub
     if limbs != pub.L or data.dtype != np.uint64 or data.ndim < 1 or data.shape[-1] != pub.L:
         raise ValueError(f"{name}: limb count does not match the key ({pub.L} expected)")
-    if scale < 1 or bound < 0:
+    if scale < 1 or not 0 <= bound <= pub.max_plain:
         raise ValueError(f"{name}: corrupted metadata (scale/bound)")
     data = np.ascontiguousarray(data)
     bad = pub.mod.check_range(data.reshape(-1, pub.L)) if data.size else -1
@@ -99,24 +91,34 @@ def _read(src, public_key: PublicKey | None, name: str):
         lay = Layout.from_json(meta.get("layout", {}))
         if data.ndim != 3 or data.shape[1] != lay.M:
             raise ValueError(f"{name}: data does not match its packed layout")
+        if lay.P * lay.w > pub.bits - 2 or bound > slot_limit(lay.w):
+            raise ValueError(f"{name}: packed layout does not fit the key or its bound")
         return PackedImage(pub, data, lay, scale, bound)
     if meta.get("kind") != "array":
         raise ValueError(f"{name}: unknown kind {meta.get('kind')!r}")
-    if list(data.shape[:-1]) != list(meta.get("shape", [])):
+    if meta.get("shape") != list(data.shape[:-1]):
         raise ValueError(f"{name}: data shape does not match its metadata")
     return EncryptedArray(pub, data, scale, bound)
 
 
-def load(path, public_key: PublicKey | None = None):
-    """Load an EncryptedArray or PackedImage saved with ``save``."""
+def load(path, public_key: PublicKey | None = None, *, max_bytes: int | None = None):
+    """Load an EncryptedArray or PackedImage saved with ``save``.
+
+    Untrusted input: sizes are checked before allocation (cap ``max_bytes``,
+    see ``hepaillier_core.limits``); any malformed file is a ``ValueError``.
+    """
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"no such file: {path}")
-    return _read(str(path), public_key, str(path))
+    return _read(str(path), public_key, str(path), max_bytes)
 
 
-def from_bytes(data: bytes, public_key: PublicKey | None = None):
-    return _read(io.BytesIO(data), public_key, "message")
+def from_bytes(data: bytes, public_key: PublicKey | None = None, *,
+               max_bytes: int | None = None):
+    """The inverse of ``to_bytes``, for untrusted bytes (checked as ``load`` does)."""
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise TypeError(f"expected bytes, got {type(data).__name__}")
+    return _read(data, public_key, "message", max_bytes)
 
 
 def _rebuild_array(n, data, scale, bound):

@@ -13,7 +13,6 @@ import json
 import math
 import os
 import tempfile
-import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -266,27 +265,34 @@ class EncryptedImage:
             np.savez(fh, **arrays)
 
     @classmethod
-    def load(cls, path: str | os.PathLike, public_key: Any = None) -> EncryptedImage:
-        """Read a container; refuse foreign files and a key that does not match."""
+    def load(cls, path: str | os.PathLike, public_key: Any = None, *,
+             max_bytes: int | None = None) -> EncryptedImage:
+        """Read a container; refuse foreign files and a key that does not match.
+
+        Untrusted input: every declared size is checked against the file and
+        the cap ``max_bytes`` before allocation (``hepaillier_core.limits``).
+        """
         import hepaillier_core as hc
+        from hepaillier_core.limits import parse_json, read_npz
 
         p = _check_input_file(path)
         try:
-            with np.load(p, allow_pickle=False) as z:
-                if "meta" not in z.files:
-                    raise InputError(f"{str(p)!r} is not a hesift encrypted image (no metadata)")
-                meta = json.loads(bytes(z["meta"]).decode())
-                blobs = [bytes(z[k]) for k in sorted(f for f in z.files if f.startswith("plane_"))]
+            arrays = read_npz(p, what=str(p), dtypes=("|u1",), max_bytes=max_bytes)
+            if "meta" not in arrays:
+                raise InputError(f"{str(p)!r} is not a hesift encrypted image (no metadata)")
+            meta = parse_json(arrays["meta"].tobytes(), what=f"{str(p)!r} metadata")
+            blobs = [arrays[k].tobytes() for k in sorted(f for f in arrays if f.startswith("plane_"))]
         except InputError:
             raise
-        except (OSError, ValueError, zipfile.BadZipFile, KeyError, EOFError) as e:
+        except ValueError as e:
             raise InputError(f"{str(p)!r} is not a hesift encrypted image ({_short(e)})") from None
         if not isinstance(meta, dict) or meta.get("format") != FORMAT:
             raise InputError(f"{str(p)!r} is not a hesift encrypted image")
         if meta.get("version") != VERSION:
             raise InputError(f"{str(p)!r}: unsupported container version {meta.get('version')}")
         names = meta.get("names", [])
-        if len(blobs) != len(names) or not blobs:
+        if (not isinstance(names, list) or not all(isinstance(n, str) for n in names)
+                or len(blobs) != len(names) or not blobs):
             raise InputError(f"{str(p)!r} is damaged: {len(blobs)} planes for {len(names)} names")
         if public_key is not None and meta.get("fingerprint") != public_key.fingerprint:
             raise InputError(
@@ -296,7 +302,7 @@ class EncryptedImage:
         planes = []
         for i, b in enumerate(blobs):
             try:
-                planes.append(hc.from_bytes(b))
+                planes.append(hc.from_bytes(b, max_bytes=max_bytes))
             except Exception as e:  # the core's own validation of a corrupt blob
                 raise InputError(f"{str(p)!r}: plane {i} is corrupt ({_short(e)})") from None
         for x in planes:

@@ -57,10 +57,16 @@ def _read_kernel(text: str) -> np.ndarray:
     if text.startswith("@"):
         path = Path(text[1:])
         if path.suffix == ".npy":
+            from hepaillier_core.limits import read_npy
+
             try:
-                return np.load(path, allow_pickle=False)
-            except (OSError, ValueError) as e:
-                raise CLIError(f"cannot read kernel {path}: {e}") from None
+                with open(path, "rb") as f:
+                    return read_npy(f, path.stat().st_size, what=f"kernel {path}",
+                                    dtypes=("<i8", "<i4", "<f8", "<f4"), max_bytes=1 << 20)
+            except OSError as e:
+                raise CLIError(f"cannot read kernel {path}: {e.strerror}") from None
+            except ValueError as e:
+                raise CLIError(f"cannot read {e}") from None
         try:
             text = path.read_text()
         except OSError as e:

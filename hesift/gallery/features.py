@@ -167,5 +167,8 @@ def npy_bytes(a: np.ndarray) -> bytes:
 
 
 def npy_load(b: bytes) -> np.ndarray:
-    """Load an array saved by :func:`npy_bytes`; never unpickles."""
-    return np.load(io.BytesIO(b), allow_pickle=False)
+    """Load an array saved by :func:`npy_bytes`; never unpickles, sizes checked first."""
+    from hepaillier_core.limits import read_npy
+
+    return read_npy(io.BytesIO(b), len(b), what="stored feature array",
+                    dtypes=("<f4", "<f8", "<i8", "<i4", "|u1", "<u8"))
