@@ -11,6 +11,8 @@ from libc.stdint cimport int64_t, uint64_t
 from libc.string cimport memset
 from cpython.mem cimport PyMem_Malloc, PyMem_Free
 
+import math
+
 import numpy as np
 
 cimport numpy as cnp
@@ -96,6 +98,20 @@ def nlimbs(x: int) -> int:
     return max(1, (int(x).bit_length() + 63) // 64)
 
 
+def _u64_vector(e, size_t K, str msg):
+    """e as a contiguous uint64 vector of K entries; negative or too large values refused."""
+    arr = e if isinstance(e, np.ndarray) else np.array(e, dtype=object)
+    if arr.dtype == object and arr.shape == (K,):
+        if not all(isinstance(x, (int, np.integer)) and 0 <= x < 1 << 64 for x in arr):
+            raise ValueError("exponents must be non-negative and below 2^64")
+        arr = np.array([int(x) for x in arr], dtype=np.uint64)
+    if arr.dtype.kind not in "iu" or arr.shape != (K,):
+        raise ValueError(msg)
+    if arr.dtype.kind == "i" and K and arr.min() < 0:
+        raise ValueError("exponents must be non-negative")
+    return np.ascontiguousarray(arr, dtype=np.uint64)
+
+
 cdef inline void _check(int rc) except *:
     if rc == HPC_OK:
         return
@@ -110,6 +126,31 @@ cdef inline void _check(int rc) except *:
 
 cdef inline mp_limb_t* _p(const uint64_t[:, ::1] a) noexcept nogil:
     return <mp_limb_t*>&a[0, 0]
+
+
+# Largest fixed-base table FixedBase builds (the key owner's tables stay within 96 MiB
+# per prime); more is a mistake, not a speed-up.
+FB_MAX_WINDOW = 16
+FB_MAX_BYTES = 1 << 30
+# The comb gathers at most this many windows per exponent (hpc.c, fb_exp).
+FB_MAX_WINDOWS = 1024
+
+
+cdef int _odd_modulus_limbs(n, str what) except -1:
+    """Limb count of the odd modulus ``n`` >= 3 (every kernel divides by it)."""
+    if not isinstance(n, int) or n < 3 or n % 2 == 0:
+        raise ValueError(f"{what} must be an odd integer >= 3")
+    return nlimbs(n)
+
+
+cdef _limb_array(a, Py_ssize_t L, str what, int ndim=2):
+    """``a`` unchanged when it is a C-contiguous uint64 array of shape (K, L) (or (K, T, L)
+    for ndim 3); ValueError otherwise. No conversion: a wrong array is a caller's bug."""
+    if (not isinstance(a, np.ndarray) or a.ndim != ndim or a.shape[ndim - 1] != L
+            or a.dtype != np.uint64 or not a.flags.c_contiguous):
+        shape = "(K, T, %d)" % L if ndim == 3 else "(K, %d)" % L
+        raise ValueError(f"{what}: expected a C-contiguous uint64 array of shape {shape}")
+    return a
 
 
 cdef class Mod:
@@ -138,8 +179,7 @@ cdef class Mod:
         return np.empty((K, self.L), dtype=np.uint64)
 
     def _shape_ok(self, a):
-        if a.ndim != 2 or a.shape[1] != self.L or a.dtype != np.uint64 or not a.flags.c_contiguous:
-            raise ValueError(f"expected a C-contiguous uint64 array of shape (K, {self.L})")
+        _limb_array(a, self.L, "operand")
 
     @property
     def lanes(self) -> int:
@@ -151,9 +191,13 @@ cdef class Mod:
 
         With AVX2 lanes (``lanes == 4``) this is one lane's share of a four-lane
         product, the unit the batch kernels run on."""
+        if iters < 1:
+            raise ValueError("iters must be >= 1")
         cdef double r
         with nogil:
             r = hpc_bench_mont_mul(&self.m, iters, square)
+        if r < 0:
+            raise MemoryError("hepaillier_core: out of memory")
         return r
 
     def check_range(self, a) -> int:
@@ -169,7 +213,10 @@ cdef class Mod:
         return -1 if rc == HPC_OK else <long>bad
 
     def mulmod(self, a, b):
+        """a[k] b[k] mod N for two (K, L) arrays of the same shape."""
         self._shape_ok(a); self._shape_ok(b)
+        if b.shape[0] != a.shape[0]:
+            raise ValueError(f"mulmod: operands have {a.shape[0]} and {b.shape[0]} rows")
         cdef size_t K = a.shape[0]
         out = self._out(K)
         if K == 0:
@@ -212,8 +259,7 @@ cdef class Mod:
 
     def prod(self, a):
         """a: (K, T, L) -> (K, L), the product over axis 1."""
-        if a.ndim != 3 or a.shape[2] != self.L or a.dtype != np.uint64 or not a.flags.c_contiguous:
-            raise ValueError("expected a C-contiguous uint64 array of shape (K, T, L)")
+        _limb_array(a, self.L, "prod", 3)
         cdef size_t K = a.shape[0], T = a.shape[1]
         out = self._out(K)
         if K == 0:
@@ -248,9 +294,7 @@ cdef class Mod:
         """(out, mults): a[k]^e[k] for 0 <= e < 2^64."""
         self._shape_ok(a)
         cdef size_t K = a.shape[0]
-        e = np.ascontiguousarray(e, dtype=np.uint64)
-        if e.shape != (K,):
-            raise ValueError("one exponent per element expected")
+        e = _u64_vector(e, K, "pow_u64: one exponent per element expected")
         out = self._out(K)
         if K == 0:
             return out, 0
@@ -284,8 +328,9 @@ cdef class Mod:
         """a[k]^e[k] for big exponents given as a (K, Ne) limb array."""
         self._shape_ok(a)
         cdef size_t K = a.shape[0]
-        if e.ndim != 2 or e.shape[0] != K or e.dtype != np.uint64 or not e.flags.c_contiguous:
-            raise ValueError("exponents must be a C-contiguous (K, Ne) uint64 array")
+        if (not isinstance(e, np.ndarray) or e.ndim != 2 or e.shape[0] != K or e.shape[1] < 1
+                or e.dtype != np.uint64 or not e.flags.c_contiguous):
+            raise ValueError("exponents must be a C-contiguous (K, Ne) uint64 array, Ne >= 1")
         out = self._out(K)
         if K == 0:
             return out
@@ -305,12 +350,11 @@ cdef class Mod:
         e: (T,) uint64 shared by every output.
         """
         self._shape_ok(bases_mont)
-        if idx.ndim != 3 or idx.dtype != np.int64 or not idx.flags.c_contiguous:
+        if (not isinstance(idx, np.ndarray) or idx.ndim != 3 or idx.dtype != np.int64
+                or not idx.flags.c_contiguous):
             raise ValueError("idx must be a C-contiguous int64 array of shape (K, T, G)")
         cdef size_t K = idx.shape[0], T = idx.shape[1], G = idx.shape[2]
-        e = np.ascontiguousarray(e, dtype=np.uint64)
-        if e.shape != (T,):
-            raise ValueError("one exponent per term expected")
+        e = _u64_vector(e, T, "multiexp: one exponent per term expected")
         cdef long NB = bases_mont.shape[0]
         if K and T and G and (idx.max() >= NB or idx.min() < -1):
             raise IndexError("base index out of range")
@@ -342,7 +386,18 @@ cdef class FixedBase:
     cdef readonly Mod mod
     cdef readonly int ebits, window
 
-    def __cinit__(self, Mod mod, h, int ebits, int window):
+    def __cinit__(self, Mod mod not None, h, int ebits, int window):
+        if not 1 <= window <= FB_MAX_WINDOW:
+            raise ValueError(f"window must be 1..{FB_MAX_WINDOW} bits, got {window}")
+        if ebits < 1:
+            raise ValueError("ebits must be >= 1")
+        cdef long nwin = (ebits + window - 1) // window
+        if nwin > FB_MAX_WINDOWS:
+            raise ValueError(f"{ebits}-bit exponents need {nwin} windows of {window} bits; "
+                             f"at most {FB_MAX_WINDOWS} (use a wider window)")
+        if nwin * ((1 << window) - 1) * mod.L * 8 > FB_MAX_BYTES:
+            raise ValueError(f"a window of {window} bits makes a table above "
+                             f"{FB_MAX_BYTES >> 20} MiB")
         self.mod = mod
         self.ebits = ebits
         self.window = window
@@ -365,6 +420,18 @@ cdef class OwnerKey:
 
     def __cinit__(self, p, q, gp=None, gq=None, int window=8):
         p = int(p); q = int(q)
+        _odd_modulus_limbs(p, "p")
+        _odd_modulus_limbs(q, "q")
+        if p == q:
+            raise ValueError("p and q must differ")
+        if math.gcd(p * q, (p - 1) * (q - 1)) != 1:
+            raise ValueError("not a Paillier key: gcd(n, (p-1)(q-1)) != 1")
+        if (gp is None) != (gq is None):
+            raise ValueError("give both generators or neither")
+        if gp is not None and not (1 < int(gp) < p and 1 < int(gq) < q):
+            raise ValueError("generators must lie in 2..p-1 and 2..q-1")
+        if gp is not None and not 1 <= window <= FB_MAX_WINDOW:
+            raise ValueError(f"window must be 1..{FB_MAX_WINDOW} bits, got {window}")
         cdef int Lp = nlimbs(p), Lq = nlimbs(q)
         cdef const uint64_t[::1] pv = limbs_of(p, Lp)
         cdef const uint64_t[::1] qv = limbs_of(q, Lq)
@@ -381,6 +448,8 @@ cdef class OwnerKey:
         with nogil:
             rc = hpc_priv_init(&self.k, <const mp_limb_t*>&pv[0], Lp, <const mp_limb_t*>&qv[0], Lq,
                                gpp, gqp, window)
+        if rc == HPC_ENOINV:
+            raise ValueError("not a Paillier key: p, q and n = pq are not invertible where needed")
         _check(rc)
         self.ready = True
         self.Ln = self.k.Ln
@@ -395,8 +464,7 @@ cdef class OwnerKey:
         raise TypeError("private key state cannot be pickled; save the key explicitly")
 
     def encrypt(self, res):
-        if res.ndim != 2 or res.shape[1] != self.Ln or res.dtype != np.uint64 or not res.flags.c_contiguous:
-            raise ValueError("residues must be (K, Ln) uint64")
+        _limb_array(res, self.Ln, "residues")
         cdef size_t K = res.shape[0]
         out = np.empty((K, self.Ln2), dtype=np.uint64)
         if K == 0:
@@ -410,8 +478,7 @@ cdef class OwnerKey:
         return out
 
     def decrypt(self, ct):
-        if ct.ndim != 2 or ct.shape[1] != self.Ln2 or ct.dtype != np.uint64 or not ct.flags.c_contiguous:
-            raise ValueError("ciphertexts must be (K, Ln2) uint64")
+        _limb_array(ct, self.Ln2, "ciphertexts")
         cdef size_t K = ct.shape[0]
         out = np.empty((K, self.Ln), dtype=np.uint64)
         if K == 0:
@@ -426,11 +493,12 @@ cdef class OwnerKey:
 
     def decrypt_horner(self, ct, size_t group, unsigned shift):
         """Residues of sum_j m[g*group+j] 2^(j*shift), one per group."""
-        if ct.ndim != 2 or ct.shape[1] != self.Ln2 or ct.dtype != np.uint64 or not ct.flags.c_contiguous:
-            raise ValueError("ciphertexts must be (K, Ln2) uint64")
-        if group < 1:
-            raise ValueError("group must be >= 1")
+        _limb_array(ct, self.Ln2, "ciphertexts")
         cdef size_t K = ct.shape[0]
+        if group < 1 or group > max(K, 1):
+            raise ValueError("group must be 1..K")
+        if shift < 1 or shift > 64 * self.Ln:
+            raise ValueError("shift must be 1..bits of n")
         cdef size_t ng = (K + group - 1) // group
         out = np.empty((ng, self.Ln), dtype=np.uint64)
         if K == 0:
@@ -444,12 +512,13 @@ cdef class OwnerKey:
         return out
 
 
-def pub_encrypt(Mod mn2, n, res):
+def pub_encrypt(Mod mn2 not None, n, res):
     """Textbook encryption (1 + m n) r^n mod n^2 with r uniform in Z_n^*."""
     n = int(n)
-    cdef int Ln = nlimbs(n)
-    if res.ndim != 2 or res.shape[1] != Ln or res.dtype != np.uint64 or not res.flags.c_contiguous:
-        raise ValueError("residues must be (K, Ln) uint64")
+    cdef int Ln = _odd_modulus_limbs(n, "n")
+    if mn2.modulus != n * n:
+        raise ValueError("the Montgomery context is not for n^2")
+    _limb_array(res, Ln, "residues")
     cdef size_t K = res.shape[0]
     out = np.empty((K, mn2.L), dtype=np.uint64)
     if K == 0:
@@ -464,14 +533,17 @@ def pub_encrypt(Mod mn2, n, res):
     return out
 
 
-def pub_encrypt_short(Mod mn2, FixedBase table, n, int abits, res):
+def pub_encrypt_short(Mod mn2 not None, FixedBase table not None, n, int abits, res):
     """Short-exponent encryption (1 + m n) hs^a, a uniform below 2^abits."""
     n = int(n)
-    cdef int Ln = nlimbs(n)
-    if res.ndim != 2 or res.shape[1] != Ln or res.dtype != np.uint64 or not res.flags.c_contiguous:
-        raise ValueError("residues must be (K, Ln) uint64")
-    if abits > table.ebits:
-        raise ValueError("table too short for the exponent")
+    cdef int Ln = _odd_modulus_limbs(n, "n")
+    if mn2.modulus != n * n:
+        raise ValueError("the Montgomery context is not for n^2")
+    if table.mod.modulus != mn2.modulus:
+        raise ValueError("the fixed-base table was built for another modulus")
+    _limb_array(res, Ln, "residues")
+    if abits < 1 or abits > table.ebits:
+        raise ValueError("abits must be 1..the table's exponent bits")
     cdef size_t K = res.shape[0]
     out = np.empty((K, mn2.L), dtype=np.uint64)
     if K == 0:
@@ -490,7 +562,9 @@ def pub_encrypt_short(Mod mn2, FixedBase table, n, int abits, res):
 def res_from_i64(v, n):
     """Residues mod n of a 1-D int64 array (negative v -> n - |v|)."""
     n = int(n)
-    cdef int Ln = nlimbs(n)
+    cdef int Ln = _odd_modulus_limbs(n, "n")
+    if n <= 1 << 64:
+        raise ValueError("n must exceed 2^64 (residues of int64 values)")
     v = np.ascontiguousarray(v, dtype=np.int64).reshape(-1)
     cdef size_t K = v.shape[0]
     out = np.empty((K, Ln), dtype=np.uint64)
@@ -499,17 +573,18 @@ def res_from_i64(v, n):
     cdef const uint64_t[::1] nv = limbs_of(n, Ln)
     cdef const int64_t[::1] vv = v
     cdef uint64_t[:, ::1] ov = out
+    cdef int rc
     with nogil:
-        hpc_res_from_i64(&vv[0], <const mp_limb_t*>&nv[0], Ln, <mp_limb_t*>&ov[0, 0], K)
+        rc = hpc_res_from_i64(&vv[0], <const mp_limb_t*>&nv[0], Ln, <mp_limb_t*>&ov[0, 0], K)
+    _check(rc)
     return out
 
 
 def res_to_i64(res, n):
     """(values, overflow_count): centred residues as int64."""
     n = int(n)
-    cdef int Ln = nlimbs(n)
-    if res.ndim != 2 or res.shape[1] != Ln or res.dtype != np.uint64 or not res.flags.c_contiguous:
-        raise ValueError("residues must be (K, Ln) uint64")
+    cdef int Ln = _odd_modulus_limbs(n, "n")
+    _limb_array(res, Ln, "residues")
     cdef size_t K = res.shape[0], ov_count = 0
     out = np.empty(K, dtype=np.int64)
     if K == 0:
@@ -517,8 +592,10 @@ def res_to_i64(res, n):
     cdef const uint64_t[::1] nv = limbs_of(n, Ln)
     cdef const uint64_t[:, ::1] rv = res
     cdef int64_t[::1] ov = out
+    cdef int rc
     with nogil:
-        hpc_res_to_i64(_p(rv), <const mp_limb_t*>&nv[0], Ln, &ov[0], K, &ov_count)
+        rc = hpc_res_to_i64(_p(rv), <const mp_limb_t*>&nv[0], Ln, &ov[0], K, &ov_count)
+    _check(rc)
     return out, ov_count
 
 
@@ -527,7 +604,7 @@ def pack_i64(v, unsigned w, n):
     if w < 2 or w > 62:
         raise ValueError("slot width must be 2..62 bits")
     n = int(n)
-    cdef int Ln = nlimbs(n)
+    cdef int Ln = _odd_modulus_limbs(n, "n")
     v = np.ascontiguousarray(v, dtype=np.int64)
     if v.ndim != 2:
         raise ValueError("expected (K, P) slots")
@@ -539,8 +616,10 @@ def pack_i64(v, unsigned w, n):
     cdef const uint64_t[::1] nv = limbs_of(n, Ln)
     cdef const int64_t[:, ::1] vv = v
     cdef uint64_t[:, ::1] ov = out
+    cdef int rc
     with nogil:
-        hpc_pack_i64(&vv[0, 0], P, w, <const mp_limb_t*>&nv[0], Ln, <mp_limb_t*>&ov[0, 0], K)
+        rc = hpc_pack_i64(&vv[0, 0], P, w, <const mp_limb_t*>&nv[0], Ln, <mp_limb_t*>&ov[0, 0], K)
+    _check(rc)
     return out
 
 
@@ -549,9 +628,8 @@ def unpack_i64(res, n, size_t P, unsigned w):
     if w < 2 or w > 62:
         raise ValueError("slot width must be 2..62 bits")
     n = int(n)
-    cdef int Ln = nlimbs(n)
-    if res.ndim != 2 or res.shape[1] != Ln or res.dtype != np.uint64 or not res.flags.c_contiguous:
-        raise ValueError("residues must be (K, Ln) uint64")
+    cdef int Ln = _odd_modulus_limbs(n, "n")
+    _limb_array(res, Ln, "residues")
     cdef size_t K = res.shape[0]
     out = np.empty((K, P), dtype=np.int64)
     if K == 0 or P == 0:
@@ -559,17 +637,20 @@ def unpack_i64(res, n, size_t P, unsigned w):
     cdef const uint64_t[::1] nv = limbs_of(n, Ln)
     cdef const uint64_t[:, ::1] rv = res
     cdef int64_t[:, ::1] ov = out
+    cdef int rc
     with nogil:
-        hpc_unpack_i64(_p(rv), <const mp_limb_t*>&nv[0], Ln, P, w, &ov[0, 0], K)
+        rc = hpc_unpack_i64(_p(rv), <const mp_limb_t*>&nv[0], Ln, P, w, &ov[0, 0], K)
+    _check(rc)
     return out
 
 
 def gm(res, n, int L2):
     """Trivial encryptions 1 + m n (no randomness) of residues m < n."""
     n = int(n)
-    cdef int Ln = nlimbs(n)
-    if res.ndim != 2 or res.shape[1] != Ln or res.dtype != np.uint64 or not res.flags.c_contiguous:
-        raise ValueError("residues must be (K, Ln) uint64")
+    cdef int Ln = _odd_modulus_limbs(n, "n")
+    if L2 != nlimbs(n * n):
+        raise ValueError(f"L2 must be the limb count of n^2 ({nlimbs(n * n)})")
+    _limb_array(res, Ln, "residues")
     cdef size_t K = res.shape[0]
     out = np.empty((K, L2), dtype=np.uint64)
     if K == 0:
@@ -577,6 +658,8 @@ def gm(res, n, int L2):
     cdef const uint64_t[::1] nv = limbs_of(n, Ln)
     cdef const uint64_t[:, ::1] rv = res
     cdef uint64_t[:, ::1] ov = out
+    cdef int rc
     with nogil:
-        hpc_gm(_p(rv), <const mp_limb_t*>&nv[0], Ln, L2, <mp_limb_t*>&ov[0, 0], K)
+        rc = hpc_gm(_p(rv), <const mp_limb_t*>&nv[0], Ln, L2, <mp_limb_t*>&ov[0, 0], K)
+    _check(rc)
     return out

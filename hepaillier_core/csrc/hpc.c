@@ -824,6 +824,8 @@ int hpc_multiexp(const hpc_mod *m, const mp_limb_t *bases, const int64_t *idx, s
 int hpc_fb_init(hpc_fbtab *tb, const hpc_mod *m, const mp_limb_t *h, int ebits, int w) {
     const int L = m->L;
     memset(tb, 0, sizeof(*tb));
+    /* fb_exp gathers at most 1024 windows; w = 0 would divide by zero */
+    if (w < 1 || w > 16 || ebits < 1 || (ebits + w - 1) / w > 1024) return HPC_ERANGE;
     tb->L = L;
     tb->w = w;
     tb->nwin = (ebits + w - 1) / w;
