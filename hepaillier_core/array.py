@@ -77,6 +77,45 @@ def _big(k) -> bool:
     return False
 
 
+def check_ciphertexts(pub: PublicKey, flat: np.ndarray, what: str = "ciphertext") -> None:
+    """Refuse any (K, L) limb row that is not a unit mod n^2 (ValueError naming its index).
+
+    Two checks: the range [1, n^2) (one compare per row), and gcd(c, n) = 1,
+    done for the whole batch at once as gcd(prod c_i mod n^2, n) — a prime
+    factor of n divides the product exactly when it divides some c_i — so it
+    costs one modular product per ciphertext; only when it fails is the
+    offending row searched for.  Every unit mod n^2 is a valid ciphertext, so
+    these two checks are complete; the *plaintext* inside remains unchecked.
+    """
+    K = flat.shape[0]
+    if K == 0:
+        return
+    flat = np.ascontiguousarray(flat)
+    bad = pub.mod.check_range(flat)
+    if bad >= 0:
+        raise ValueError(f"{what} #{bad} is not a valid ciphertext (outside [1, n^2))")
+    if math.gcd(_product(pub, flat), pub.n) == 1:
+        return
+    for i in range(K):
+        if math.gcd(_core.int_of(flat[i]), pub.n) != 1:
+            raise ValueError(f"{what} #{i} is not a valid ciphertext (it shares a factor with n)")
+    raise ValueError(f"a {what} is not a valid ciphertext (it shares a factor with n)")
+
+
+def _product(pub: PublicKey, flat: np.ndarray) -> int:
+    K, L = flat.shape
+    T = max(1, min(K, 4096))
+    pad = (-K) % T
+    if pad:
+        one = np.zeros((pad, L), np.uint64)
+        one[:, 0] = 1
+        flat = np.concatenate([flat, one])
+    parts = run_batched(pub.mod, "prod", [flat.reshape(-1, T, L)])
+    while parts.shape[0] > 1:
+        parts = pub.mod.prod(np.ascontiguousarray(parts[None]))
+    return _core.int_of(parts[0])
+
+
 def trivial_encrypt(pub: PublicKey, ints: np.ndarray) -> np.ndarray:
     """(K, L) deterministic encryptions 1 + m n of known plaintexts (for adding)."""
     return pub.trivial(residues(np.ascontiguousarray(ints), pub.n))
@@ -88,15 +127,23 @@ class EncryptedArray:
     __array_priority__ = 1000  # NumPy defers `ndarray + EncryptedArray` to us
 
     def __init__(self, public_key: PublicKey, data: np.ndarray, scale: int = 1,
-                 bound: int | None = None):
+                 bound: int | None = None, *, check: bool = True):
+        """``check`` (default): every ciphertext must be a unit mod n^2 (range and gcd
+        with n, see ``check_ciphertexts``), and the bound at most n/2.  The library's
+        own operations pass ``check=False`` for results they computed."""
         if not isinstance(public_key, PublicKey):
             raise TypeError("public_key must be a hepaillier_core.PublicKey")
-        if data.dtype != np.uint64 or data.ndim < 1 or data.shape[-1] != public_key.L:
+        if (not isinstance(data, np.ndarray) or data.dtype != np.uint64 or data.ndim < 1
+                or data.shape[-1] != public_key.L):
             raise ValueError(f"ciphertext data must be uint64 with last axis {public_key.L}")
         self.public_key = public_key
         self.data = np.ascontiguousarray(data)
         self.scale = int(scale)
         self.bound = public_key.max_plain if bound is None else int(bound)
+        if check:
+            if self.scale < 1 or not 0 <= self.bound <= public_key.max_plain:
+                raise ValueError("scale must be >= 1 and bound in [0, n/2]")
+            check_ciphertexts(public_key, self._flat())
 
     # --- shape ---------------------------------------------------------------
     @property
@@ -127,7 +174,7 @@ class EncryptedArray:
     def _new(self, data: np.ndarray, scale: int | None = None,
              bound: int | None = None) -> EncryptedArray:
         return EncryptedArray(self.public_key, data, self.scale if scale is None else scale,
-                              self.bound if bound is None else bound)
+                              self.bound if bound is None else bound, check=False)
 
     def _flat(self) -> np.ndarray:
         return self.data.reshape(-1, self.public_key.L)
@@ -170,7 +217,8 @@ class EncryptedArray:
         """Same ciphertexts, read with another fixed-point scale (no crypto work)."""
         from .encoding import check_scale
 
-        return EncryptedArray(self.public_key, self.data, check_scale(scale), self.bound)
+        return EncryptedArray(self.public_key, self.data, check_scale(scale), self.bound,
+                              check=False)
 
     # --- arithmetic ------------------------------------------------------------
     def _aligned(self, other: EncryptedArray) -> tuple[EncryptedArray, EncryptedArray]:
@@ -207,7 +255,7 @@ class EncryptedArray:
             bound = check_plain_bound(pub, a.bound + b.bound, "this addition")
             shape = a._broadcast(b.shape)
             out = flat_mulmod(pub, a._bdata(shape), b._bdata(shape))
-            return EncryptedArray(pub, out.reshape(shape + (pub.L,)), a.scale, bound)
+            return EncryptedArray(pub, out.reshape(shape + (pub.L,)), a.scale, bound, check=False)
         if _is_packed(other):
             return NotImplemented
         return self._add_ints(to_int_array(other, self.scale, "plaintext operand"))
@@ -265,7 +313,8 @@ class EncryptedArray:
         scale = check_scale(scale)
         ks = to_int_array(k, scale, "multiplier")
         out = self * (int(ks) if ks.ndim == 0 else ks)
-        return EncryptedArray(self.public_key, out.data, self.scale * scale, out.bound)
+        return EncryptedArray(self.public_key, out.data, self.scale * scale, out.bound,
+                              check=False)
 
     def __truediv__(self, other):
         raise TypeError("division is not a homomorphic operation; decrypt first, or multiply "
@@ -318,10 +367,10 @@ class EncryptedArray:
         otherwise it is n/2 and any op that grows it is refused."""
         vals = [int(c) for c in ints]
         L = public_key.L
-        data = (np.stack([_core.limbs_of(c, L) for c in vals]) if vals
-                else np.zeros((0, L), np.uint64))
         if any(c <= 0 or c >= public_key.nsquare for c in vals):
             raise ValueError("ciphertexts must lie in [1, n^2)")
+        data = (np.stack([_core.limbs_of(c, L) for c in vals]) if vals
+                else np.zeros((0, L), np.uint64))
         shape = (len(vals),) if shape is None else tuple(shape)
         return cls(public_key, data.reshape(shape + (L,)), scale, bound)
 
@@ -425,7 +474,7 @@ def _matmul(x: EncryptedArray, M: np.ndarray) -> EncryptedArray:
                              [bases, np.abs(col).astype(np.uint64)])
         out[:, j] = res
     shape = lead if vec else lead + (J,)
-    return EncryptedArray(pub, out.reshape(shape + (pub.L,)), x.scale, bound)
+    return EncryptedArray(pub, out.reshape(shape + (pub.L,)), x.scale, bound, check=False)
 
 
 def _prep_join(arrays: Sequence[EncryptedArray]) -> list[EncryptedArray]:
@@ -454,7 +503,7 @@ def concatenate(arrays: Sequence[EncryptedArray], axis: int = 0) -> EncryptedArr
     except ValueError as e:
         raise ValueError(f"cannot concatenate: {e}") from None
     return EncryptedArray(arrays[0].public_key, data, arrays[0].scale,
-                          max(a.bound for a in arrays))
+                          max(a.bound for a in arrays), check=False)
 
 
 def stack(arrays: Sequence[EncryptedArray], axis: int = 0) -> EncryptedArray:
@@ -468,4 +517,4 @@ def stack(arrays: Sequence[EncryptedArray], axis: int = 0) -> EncryptedArray:
     except ValueError as e:
         raise ValueError(f"cannot stack: {e}") from None
     return EncryptedArray(arrays[0].public_key, data, arrays[0].scale,
-                          max(a.bound for a in arrays))
+                          max(a.bound for a in arrays), check=False)

@@ -90,7 +90,7 @@ def _correlate_unpacked(x: EncryptedArray, k: np.ndarray, border: str, mode: str
                            progress=cb)
     finally:
         done()
-    return EncryptedArray(pub, out.reshape(Ho, Wo, pub.L), x.scale, bound)
+    return EncryptedArray(pub, out.reshape(Ho, Wo, pub.L), x.scale, bound, check=False)
 
 
 def _packed_rect(img: PackedImage, kh: int, kw: int, mode: str) -> PackedImage:
@@ -111,7 +111,7 @@ def _packed_rect(img: PackedImage, kh: int, kw: int, mode: str) -> PackedImage:
                       y0=lay.y0 - (kh - 1 - r), x0=lay.x0 - (kw - 1 - c))
         if new.y0 < 0 or new.x0 < new.c_lo:
             raise ValueError("'full' output reaches outside the packed canvas")
-    return PackedImage(img.public_key, img.data, new, img.scale, img.bound)
+    return PackedImage(img.public_key, img.data, new, img.scale, img.bound, check=False)
 
 
 def _check_args(x, border: str, mode: str) -> None:

@@ -6,6 +6,14 @@ the key owner's side) and decrypted once: the result holds the k values as
 signed w-bit digits.  That turns k modular exponentiations into one plus
 about k*w squarings — the same packing idea as SIMD slots, applied at
 decryption time.
+
+What is checked, honestly: every ciphertext that enters the library is a unit
+mod n^2 (range and gcd with n, ``array.check_ciphertexts``), so it decrypts
+to *some* plaintext.  Paillier ciphertexts are malleable and carry no MAC:
+anyone with the public key can replace them by valid encryptions of other
+values.  The bound check after decrypt-time packing only notices values that
+happen to exceed the declared bound; it is a consistency check, not an
+integrity or authenticity check.
 """
 
 from __future__ import annotations
@@ -51,7 +59,9 @@ def decrypt_flat(priv, ct: np.ndarray, bound: int, *, workers=None, progress=Non
     vals = _core.unpack_i64(res, pub.n, group, w).reshape(-1)[:K]
     if np.abs(vals).max(initial=0) > bound:
         raise ValueError("decrypted values exceed the array's declared bound: the ciphertexts "
-                         "do not match their metadata (corrupted or forged)")
+                         "or their metadata are wrong (this consistency check catches some "
+                         "corrupted or altered inputs, by chance, not all: it is no integrity "
+                         "protection)")
     return vals
 
 
@@ -137,7 +147,9 @@ def _decrypt_slots(priv, lay, flat: np.ndarray, bound: int, workers, progress) -
         v = (v - d) >> wb
     if np.abs(digits).max(initial=0) > bound:
         raise ValueError("decrypted values exceed the image's declared bound: the ciphertexts "
-                         "do not match their metadata (corrupted or forged)")
+                         "or their metadata are wrong (this consistency check catches some "
+                         "corrupted or altered inputs, by chance, not all: it is no integrity "
+                         "protection)")
     return digits.transpose(0, 2, 1).reshape(-1, lay.P)[:K]
 
 

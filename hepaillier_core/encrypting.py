@@ -24,7 +24,7 @@ def encrypt_any(pub, priv, values, scale: int = 1, *, pack: bool = False,
     res = residues(ints, pub.n)
     ct = encrypt_residues(pub, priv, res, short_exponent=short_exponent, workers=workers,
                           progress=progress)
-    return EncryptedArray(pub, ct.reshape(np.shape(ints) + (pub.L,)), scale, bound)
+    return EncryptedArray(pub, ct.reshape(np.shape(ints) + (pub.L,)), scale, bound, check=False)
 
 
 def encrypt_residues(pub, priv, res: np.ndarray, *, short_exponent: bool = False,

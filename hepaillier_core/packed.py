@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from . import _core
-from .array import EncryptedArray, flat_invert, flat_mulmod, flat_scale, same_key
+from .array import EncryptedArray, check_ciphertexts, flat_invert, flat_mulmod, flat_scale, same_key
 from .encoding import check_scale, int_scalar, max_abs, to_int_array
 from .keys import PublicKey
 from .multiexp import COUNTERS, TapPlan, prepare_bases, run_tiled
@@ -106,14 +106,23 @@ class PackedImage:
     __array_priority__ = 1000
 
     def __init__(self, public_key: PublicKey, data: np.ndarray, layout: Layout, scale: int = 1,
-                 bound: int = 0):
-        if data.dtype != np.uint64 or data.ndim != 3 or data.shape[1:] != (layout.M,
+                 bound: int = 0, *, check: bool = True):
+        """``check`` (default): every ciphertext must be a unit mod n^2 and the layout
+        must fit the key (see ``EncryptedArray``); the library's own operations pass
+        ``check=False`` for results they computed."""
+        if not isinstance(data, np.ndarray) or data.dtype != np.uint64 or data.ndim != 3 or data.shape[1:] != (layout.M,
                                                                              public_key.L):
             raise ValueError("packed data must be uint64 of shape (rows, M, L)")
         if not 0 <= layout.y0 <= data.shape[0] - layout.height:
             raise ValueError("packed layout rows do not match the data")
         if layout.x0 < layout.c_lo or layout.x0 + layout.width > layout.c_hi:
             raise ValueError("packed layout columns are inconsistent")
+        if check:
+            if layout.P * layout.w > public_key.bits - 2:
+                raise ValueError("packed layout does not fit the key (P * w > bits - 2)")
+            if int(scale) < 1 or not 0 <= int(bound) <= slot_limit(layout.w):
+                raise ValueError("scale must be >= 1 and bound within the slot width")
+            check_ciphertexts(public_key, data.reshape(-1, public_key.L))
         self.public_key = public_key
         self.data = np.ascontiguousarray(data)
         self.layout = layout
@@ -157,12 +166,12 @@ class PackedImage:
     def _new(self, data, layout=None, scale=None, bound=None) -> PackedImage:
         return PackedImage(self.public_key, data, layout or self.layout,
                            self.scale if scale is None else scale,
-                           self.bound if bound is None else bound)
+                           self.bound if bound is None else bound, check=False)
 
     def with_scale(self, scale: int) -> PackedImage:
         """Same ciphertexts read with another fixed-point scale (no crypto work)."""
         return PackedImage(self.public_key, self.data, self.layout, check_scale(scale),
-                           self.bound)
+                           self.bound, check=False)
 
     def _flat(self) -> np.ndarray:
         return self.data.reshape(-1, self.public_key.L)
@@ -287,7 +296,7 @@ def encrypt_packed(pub: PublicKey, priv, values, scale: int = 1, *, bits_per_slo
 
     ct = encrypt_residues(pub, priv, res, short_exponent=short_exponent, workers=workers,
                           progress=progress)
-    return PackedImage(pub, ct.reshape(H, M, pub.L), lay, scale, bound)
+    return PackedImage(pub, ct.reshape(H, M, pub.L), lay, scale, bound, check=False)
 
 
 # --- plaintext additions ---------------------------------------------------------
@@ -325,7 +334,7 @@ def _add_plain(img: PackedImage, other, negate: bool = False) -> PackedImage:
     sel = data[lay.y0:lay.y0 + lay.height].reshape(-1, pub.L)
     data[lay.y0:lay.y0 + lay.height] = flat_mulmod(pub, np.ascontiguousarray(sel),
                                                    plain).reshape(lay.height, lay.M, pub.L)
-    return PackedImage(pub, data, lay, img.scale, bound)
+    return PackedImage(pub, data, lay, img.scale, bound, check=False)
 
 
 # --- alignment of two packed images --------------------------------------------------
@@ -490,7 +499,7 @@ def correlate_packed(img: PackedImage, kernel: np.ndarray, *, workers=None,
         done()
     new = replace(lay, y0=lay.y0 + (kh - 1 - r), x0=lay.x0 + (kw - 1 - c),
                   c_hi=lay.c_hi + kw - 1)
-    return PackedImage(pub, res.reshape(Rout, lay.M, pub.L), new, img.scale, bound)
+    return PackedImage(pub, res.reshape(Rout, lay.M, pub.L), new, img.scale, bound, check=False)
 
 
 def shift_right(img: PackedImage, delta: int) -> PackedImage:
@@ -520,4 +529,4 @@ def subsample_packed(img: PackedImage) -> PackedImage:
     new = Layout(w=lay.w, P=lay.P, M=lay.M // 2, height=(lay.height + 1) // 2,
                  width=(lay.width + 1) // 2, y0=lay.y0 // 2, x0=lay.x0 // 2,
                  c_lo=lay.c_lo // 2, c_hi=-(-lay.c_hi // 2))
-    return PackedImage(img.public_key, data, new, img.scale, img.bound)
+    return PackedImage(img.public_key, data, new, img.scale, img.bound, check=False)

@@ -18,7 +18,7 @@ from .array import EncryptedArray
 from .files import atomic_write
 from .keys import PublicKey
 from .limits import parse_json, read_npz
-from .packed import Layout, PackedImage, slot_limit
+from .packed import Layout, PackedImage
 
 FORMAT = "hesift-encrypted"
 VERSION = 1
@@ -84,21 +84,24 @@ def _read(src, public_key: PublicKey | None, name: str, max_bytes: int | None):
     if scale < 1 or not 0 <= bound <= pub.max_plain:
         raise ValueError(f"{name}: corrupted metadata (scale/bound)")
     data = np.ascontiguousarray(data)
-    bad = pub.mod.check_range(data.reshape(-1, pub.L)) if data.size else -1
-    if bad >= 0:
-        raise ValueError(f"{name}: ciphertext #{bad} is not a valid ciphertext (outside [1, n^2))")
     if meta.get("kind") == "packed":
         lay = Layout.from_json(meta.get("layout", {}))
         if data.ndim != 3 or data.shape[1] != lay.M:
             raise ValueError(f"{name}: data does not match its packed layout")
-        if lay.P * lay.w > pub.bits - 2 or bound > slot_limit(lay.w):
-            raise ValueError(f"{name}: packed layout does not fit the key or its bound")
-        return PackedImage(pub, data, lay, scale, bound)
+        return _checked(name, PackedImage, pub, data, lay, scale, bound)
     if meta.get("kind") != "array":
         raise ValueError(f"{name}: unknown kind {meta.get('kind')!r}")
     if meta.get("shape") != list(data.shape[:-1]):
         raise ValueError(f"{name}: data shape does not match its metadata")
-    return EncryptedArray(pub, data, scale, bound)
+    return _checked(name, EncryptedArray, pub, data, scale, bound)
+
+
+def _checked(name: str, cls, *args):
+    """Construct with every check (range, gcd with n, layout, bound), naming the source."""
+    try:
+        return cls(*args)
+    except ValueError as e:
+        raise ValueError(f"{name}: {e}") from None
 
 
 def load(path, public_key: PublicKey | None = None, *, max_bytes: int | None = None):
