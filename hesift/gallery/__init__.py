@@ -3,6 +3,7 @@
 from .features import HESIFTExtractor, ReferenceExtractor
 from .gallery import DEFAULT_MAX_SIDE, Gallery, QueryFeatures, QueryResult
 from .images import ImageError, load_image
+from .private import PrivateClient, PrivateIndex
 from .store import Entry, GalleryError
 
 __all__ = [
@@ -12,6 +13,8 @@ __all__ = [
     "GalleryError",
     "HESIFTExtractor",
     "ImageError",
+    "PrivateClient",
+    "PrivateIndex",
     "QueryFeatures",
     "QueryResult",
     "ReferenceExtractor",

@@ -72,12 +72,17 @@ class QueryResult:
     query_points: np.ndarray = field(default_factory=lambda: np.empty((0, 2), np.float32))
     gallery_points: np.ndarray = field(default_factory=lambda: np.empty((0, 2), np.float32))
     inlier_mask: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
+    similarity: float | None = None
+    """Private retrieval: cosine similarity of the encrypted bag-of-words scores."""
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        d = {
             "rank": self.rank, "name": self.name, "score": float(self.score),
             "inliers": self.inliers, "matches": self.matches, "related": self.related,
         }
+        if self.similarity is not None:
+            d["similarity"] = round(float(self.similarity), 6)
+        return d
 
 
 def extract_features(image: ImageLike, extractor: Extractor, max_side: int | None) -> QueryFeatures:

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import private_api, views
 
 urlpatterns = [
     path("", views.search, name="search"),
@@ -8,4 +8,7 @@ urlpatterns = [
     path("gallery/", views.gallery_list, name="gallery"),
     path("remove/", views.remove, name="remove"),
     path("thumb/<int:image_id>.png", views.thumbnail, name="thumb"),
+    path("api/private/params", private_api.params, name="private-params"),
+    path("api/private/query", private_api.query, name="private-query"),
+    path("api/private/features", private_api.features, name="private-features"),
 ]
