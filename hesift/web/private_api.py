@@ -24,6 +24,8 @@ from django.views.decorators.http import require_GET, require_POST
 
 from hesift.gallery import GalleryError
 from hesift.gallery.private import EmptyGallery, PrivateIndex, StaleParams, WireError
+from hesift.remote.errors import BadRequest, HTTPError
+from hesift.remote.limits import JobSlots, Limits, declared_length, read_body
 
 from .state import get_gallery
 
@@ -31,9 +33,17 @@ __all__ = ["MAX_CONCURRENT", "features", "get_index", "params", "query", "set_in
 
 MAX_CONCURRENT = 2
 MAX_FEATURES_REQUEST = 64 * 1024
-_slots = threading.BoundedSemaphore(MAX_CONCURRENT)
+_slots = JobSlots(Limits(max_jobs=MAX_CONCURRENT, retry_after=5))
 _index: dict[str, PrivateIndex | None] = {"index": None}
 _index_lock = threading.Lock()
+
+
+class _Conflict(HTTPError):
+    status = 409
+
+
+class _Unavailable(HTTPError):
+    status = 503
 
 
 def set_index(index: PrivateIndex | None) -> None:
@@ -51,11 +61,12 @@ def get_index() -> PrivateIndex:
         return idx
 
 
-def _fail(status: int, message: str) -> HttpResponse:
-    resp = HttpResponse(message.splitlines()[0] + "\n", status=status,
-                        content_type="text/plain; charset=utf-8")
-    if status == 503:
-        resp["Retry-After"] = "5"
+def _response(e: HTTPError) -> HttpResponse:
+    status, headers, body = e.response()
+    resp = HttpResponse(body, status=e.status)
+    for k, v in headers:
+        if k.lower() != "content-length":
+            resp[k] = v
     return resp
 
 
@@ -65,34 +76,26 @@ def _binary(data: bytes) -> HttpResponse:
     return resp
 
 
-def _length(request: HttpRequest) -> int | None:
-    try:
-        n = int(request.META.get("CONTENT_LENGTH") or "")
-    except ValueError:
-        return None
-    return n if n >= 0 else None
-
-
-def _read(request: HttpRequest, n: int) -> bytes:
-    """Exactly the declared body (the size was checked first); raw stream, no form parsing."""
-    data = request.read(n)
-    if len(data) != n:
-        raise WireError(f"body ended after {len(data)} of {n} bytes")
-    return data
+def _body(request: HttpRequest, limit: int) -> bytes:
+    """Exactly the declared body, its size refused (411/400/413) before a byte is read."""
+    env = {"CONTENT_LENGTH": request.META.get("CONTENT_LENGTH"), "wsgi.input": request}
+    return read_body(env, Limits(max_request_bytes=max(1024, limit)))
 
 
 def _guarded(handler):
     def view(request: HttpRequest) -> HttpResponse:
         try:
             return handler(request)
+        except HTTPError as e:
+            return _response(e)
         except WireError as e:
-            return _fail(400, str(e))
+            return _response(BadRequest(str(e)))
         except (StaleParams, EmptyGallery) as e:
-            return _fail(409, str(e))
+            return _response(_Conflict(str(e)))
         except GalleryError as e:
-            return _fail(503, f"gallery unavailable: {e}")
+            return _response(_Unavailable(f"gallery unavailable: {e}"))
         except ValueError as e:
-            return _fail(400, str(e))
+            return _response(BadRequest(str(e)))
     return view
 
 
@@ -107,33 +110,20 @@ def params(request: HttpRequest) -> HttpResponse:
 @_guarded
 def query(request: HttpRequest) -> HttpResponse:
     idx = get_index()
-    n = _length(request)
-    if n is None:
-        return _fail(411, "Content-Length required")
-    limit = idx.max_query_bytes()
-    if n > limit:
-        return _fail(413, f"query of {n} bytes; the largest valid query is {limit} bytes")
-    if not _slots.acquire(blocking=False):
-        return _fail(503, "busy: too many private queries at once; retry shortly")
-    try:
-        return _binary(idx.answer(_read(request, n)))
-    finally:
-        _slots.release()
+    limit = idx.max_query_bytes()  # the largest valid query: anything longer is refused unread
+    declared_length(request.META, Limits(max_request_bytes=max(1024, limit)))
+    with _slots.slot():
+        return _binary(idx.answer(_body(request, limit)))
 
 
 @csrf_exempt
 @require_POST
 @_guarded
 def features(request: HttpRequest) -> HttpResponse:
-    n = _length(request)
-    if n is None:
-        return _fail(411, "Content-Length required")
-    if n > MAX_FEATURES_REQUEST:
-        return _fail(413, f"request of {n} bytes; at most {MAX_FEATURES_REQUEST}")
     try:
-        body = json.loads(_read(request, n))
+        body = json.loads(_body(request, MAX_FEATURES_REQUEST))
     except (UnicodeDecodeError, json.JSONDecodeError):
-        return _fail(400, "features: body is not JSON")
+        raise BadRequest("features: body is not JSON") from None
     if not isinstance(body, dict) or not isinstance(body.get("version"), str):
-        return _fail(400, "features: expected {\"version\": ..., \"ids\": [...]}")
+        raise BadRequest("features: expected {\"version\": ..., \"ids\": [...]}")
     return _binary(get_index().features(body["version"], body.get("ids")))
