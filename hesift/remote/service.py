@@ -117,7 +117,7 @@ class EvaluatorService:
     def filter(self, body: bytes, pub: Any) -> Reply:
         from hesift.filters import registry
 
-        op, params, planes = wire.decode_filter_job(body, pub)
+        op, params, planes = wire.decode_filter_job(body, pub, self.limits.max_request_bytes)
         try:
             spec = registry.get(op)
         except ValueError as e:
@@ -134,7 +134,7 @@ class EvaluatorService:
     def octave(self, body: bytes, pub: Any) -> Reply:
         from hesift.sift.protocol import Evaluator
 
-        job = wire.decode_octave_job(body, pub)
+        job = wire.decode_octave_job(body, pub, self.limits.max_request_bytes)
         del body
         evaluator = Evaluator(pub, workers=self.executor.workers)
         try:

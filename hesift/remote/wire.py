@@ -14,15 +14,13 @@ service checks every ciphertext blob against it.
 
 from __future__ import annotations
 
-import json
 import math
-import struct
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
-from hesift.sift.messages import MAGIC, unpack_message
+from hesift.sift.messages import MAGIC, message_parts, unpack_message
 
 from .errors import BadRequest, PayloadTooLarge, UnsupportedVersion
 from .limits import Limits
@@ -50,13 +48,6 @@ def _environ_key(header: str) -> str:
 # --- framing ---------------------------------------------------------------------------
 
 
-def message_parts(header: dict, blobs: Sequence[bytes]) -> list[bytes]:
-    """The byte message as parts (magic + header, then the blobs) for streaming."""
-    h = dict(header, blob_sizes=[len(b) for b in blobs])
-    hb = json.dumps(h, separators=(",", ":")).encode()
-    return [MAGIC + struct.pack(">I", len(hb)) + hb, *blobs]
-
-
 def check_version(environ: Mapping[str, Any], body_head: bytes) -> None:
     """422 for a wire version this service does not speak (header or message magic)."""
     v = environ.get(_environ_key(WIRE_HEADER))
@@ -69,13 +60,20 @@ def check_version(environ: Mapping[str, Any], body_head: bytes) -> None:
                                  f"not supported; this service reads {MAGIC[:-1].decode()}")
 
 
-def unpack(data: bytes, kind: str) -> tuple[dict, list[bytes]]:
-    """Split a message (400 on anything malformed, 422 on another format version)."""
+def refusal(e: Exception, prefix: str = "") -> Exception:
+    """A parser's one-line ValueError as 413 (over a size limit) or 400 (malformed)."""
+    text = f"{prefix}{e}"
+    return PayloadTooLarge(text) if "over the limit" in text else BadRequest(text)
+
+
+def unpack(data: bytes, kind: str, max_bytes: int | None = None) -> tuple[dict, list[bytes]]:
+    """Split a message (400 on anything malformed, 413 over the limits, 422 on another
+    format version)."""
     check_version({}, bytes(data[:16]))
     try:
-        return unpack_message(data, kind)
+        return unpack_message(data, kind, max_bytes=max_bytes)
     except (ValueError, TypeError) as e:
-        raise BadRequest(str(e)) from None
+        raise refusal(e) from None
 
 
 # --- the public key --------------------------------------------------------------------
@@ -112,17 +110,15 @@ def key_from_environ(environ: Mapping[str, Any], limits: Limits) -> Any:
     return parse_key(environ.get(_environ_key(KEY_HEADER)), limits)
 
 
-def load_plane(blob: bytes, public_key: Any) -> Any:
-    """One encrypted plane (EncryptedArray or PackedImage) under ``public_key``; 400 if not."""
+def load_plane(blob: bytes, public_key: Any, max_bytes: int | None = None) -> Any:
+    """One encrypted plane (EncryptedArray or PackedImage) under ``public_key``: every
+    declared size is checked before allocation (hepaillier_core.limits); 400/413 if bad."""
     import hepaillier_core as hc
 
     try:
-        x = hc.from_bytes(blob, public_key=public_key)
+        return hc.from_bytes(blob, public_key=public_key, max_bytes=max_bytes)
     except (ValueError, TypeError, OverflowError, KeyError) as e:
-        raise BadRequest(f"bad encrypted plane: {e}") from None
-    except MemoryError:
-        raise PayloadTooLarge("an encrypted plane declares more data than it carries") from None
-    return x
+        raise refusal(e, "bad encrypted plane: ") from None
 
 
 # --- filter jobs -----------------------------------------------------------------------
@@ -218,9 +214,10 @@ def clean_params(raw: Any) -> dict[str, Any]:
     return p
 
 
-def decode_filter_job(data: bytes, public_key: Any) -> tuple[str, dict, list[Any]]:
+def decode_filter_job(data: bytes, public_key: Any,
+                      max_bytes: int | None = None) -> tuple[str, dict, list[Any]]:
     """Service: (op name, checked parameters, planes) of a filter job message."""
-    header, blobs = unpack(data, FILTER_JOB)
+    header, blobs = unpack(data, FILTER_JOB, max_bytes)
     if header.get("wire") != WIRE_VERSION:
         raise UnsupportedVersion(f"filter job wire version {header.get('wire')!r} is not "
                                  f"supported; this service speaks {WIRE_VERSION}")
@@ -230,7 +227,7 @@ def decode_filter_job(data: bytes, public_key: Any) -> tuple[str, dict, list[Any
     if not 1 <= len(blobs) <= MAX_PLANES:
         raise BadRequest(f"a filter job carries 1..{MAX_PLANES} encrypted planes, got {len(blobs)}")
     params = clean_params(header.get("params", {}))
-    planes = [load_plane(b, public_key) for b in blobs]
+    planes = [load_plane(b, public_key, max_bytes) for b in blobs]
     return op, params, planes
 
 
@@ -256,17 +253,15 @@ def decode_filter_result(data: bytes, public_key: Any) -> tuple[list[Any], int]:
 # --- octave jobs ------------------------------------------------------------------------
 
 
-def decode_octave_job(data: bytes, public_key: Any) -> Any:
-    """Service: an OctaveJob whose taps are within the limits (400 otherwise)."""
+def decode_octave_job(data: bytes, public_key: Any, max_bytes: int | None = None) -> Any:
+    """Service: an OctaveJob whose taps are within the limits (400/413 otherwise)."""
     from hesift.sift.messages import OctaveJob
 
     check_version({}, bytes(data[:16]))
     try:
-        job = OctaveJob.from_bytes(data, public_key)
+        job = OctaveJob.from_bytes(data, public_key, max_bytes=max_bytes)
     except (ValueError, TypeError, OverflowError, KeyError) as e:
-        raise BadRequest(f"bad octave job: {e}") from None
-    except MemoryError:
-        raise PayloadTooLarge("the octave job declares more data than it carries") from None
+        raise refusal(e, "bad octave job: ") from None
     if not 3 <= len(job.taps) <= MAX_LEVELS:
         raise BadRequest(f"an octave job has 3..{MAX_LEVELS} levels, got {len(job.taps)}")
     for t in job.taps:

@@ -24,10 +24,16 @@ MAX_BLOBS = 256
 MAX_TAPS = 4097  # per Gaussian level; sigma up to ~680 at 3 sigma per side
 
 
-def pack_message(header: dict, blobs: list[bytes]) -> bytes:
+def message_parts(header: dict, blobs: list[bytes]) -> list[bytes]:
+    """The message as parts (magic + header, then each blob): a service streams them
+    without first joining a copy."""
     h = dict(header, blob_sizes=[len(b) for b in blobs])
     hb = json.dumps(h, separators=(",", ":")).encode()
-    return b"".join([MAGIC, struct.pack(">I", len(hb)), hb, *blobs])
+    return [MAGIC + struct.pack(">I", len(hb)) + hb, *blobs]
+
+
+def pack_message(header: dict, blobs: list[bytes]) -> bytes:
+    return b"".join(message_parts(header, blobs))
 
 
 def unpack_message(data: bytes, kind: str, *,
