@@ -23,13 +23,13 @@ cdef extern from "gmp.h":
     ctypedef unsigned long mp_limb_t
 
 cdef extern from "hpc.h" nogil:
-    int HPC_OK, HPC_ENOMEM, HPC_ENOINV, HPC_ERANDOM, HPC_ERANGE
+    int HPC_OK, HPC_ENOMEM, HPC_ENOINV, HPC_ERANDOM, HPC_ERANGE, HPC_VARTIME
     ctypedef struct hpc_mod:
         int L
     ctypedef struct hpc_fbtab:
         int L, w, nwin
     ctypedef struct hpc_priv:
-        int Ln, Ln2, Lp2, Lq2, has_tables
+        int Ln, Ln2, Lp2, Lq2, has_tables, fast
     int hpc_mod_init(hpc_mod *m, const mp_limb_t *N, int L)
     int hpc_mod_lanes(const hpc_mod *m)
     void hpc_mod_free(hpc_mod *m)
@@ -47,12 +47,14 @@ cdef extern from "hpc.h" nogil:
     int hpc_fb_init(hpc_fbtab *t, const hpc_mod *m, const mp_limb_t *h, int ebits, int w)
     void hpc_fb_free(hpc_fbtab *t)
     int hpc_priv_init(hpc_priv *k, const mp_limb_t *p, int Lp, const mp_limb_t *q, int Lq,
-                      const mp_limb_t *gp, const mp_limb_t *gq, int window)
+                      const mp_limb_t *gp, const mp_limb_t *gq, int window, const mp_limb_t *ap,
+                      int Lap, const mp_limb_t *aq, int Laq)
     void hpc_priv_free(hpc_priv *k)
     int hpc_owner_encrypt(const hpc_priv *k, const mp_limb_t *res, mp_limb_t *out, size_t K)
-    int hpc_decrypt(const hpc_priv *k, const mp_limb_t *ct, mp_limb_t *out, size_t K)
+    int hpc_decrypt(const hpc_priv *k, const mp_limb_t *ct, mp_limb_t *out, size_t K, int flags,
+                    size_t *fallbacks)
     int hpc_decrypt_horner(const hpc_priv *k, const mp_limb_t *ct, size_t K, size_t group,
-                           unsigned shift, mp_limb_t *out)
+                           unsigned shift, mp_limb_t *out, int flags, size_t *fallbacks)
     int hpc_pub_encrypt(const hpc_mod *mn2, const mp_limb_t *n, int Ln, const mp_limb_t *res,
                         mp_limb_t *out, size_t K)
     int hpc_pub_encrypt_short(const hpc_mod *mn2, const hpc_fbtab *t, const mp_limb_t *n, int Ln,
@@ -415,11 +417,15 @@ cdef class OwnerKey:
     """Decryption and fast encryption state of a private key (never pickled)."""
     cdef hpc_priv k
     cdef readonly int Ln, Ln2
-    cdef readonly bint has_tables
+    cdef readonly bint has_tables, fast
     cdef bint ready
 
-    def __cinit__(self, p, q, gp=None, gq=None, int window=8):
+    def __cinit__(self, p, q, gp=None, gq=None, int window=8, alpha_p=None, alpha_q=None):
+        """alpha_p | p - 1, alpha_q | q - 1 (fast-decryption keys): the orders of the
+        encryption randomness, and then gp, gq generate the subgroups of those orders."""
         p = int(p); q = int(q)
+        if p < q:
+            p, q, gp, gq, alpha_p, alpha_q = q, p, gq, gp, alpha_q, alpha_p
         _odd_modulus_limbs(p, "p")
         _odd_modulus_limbs(q, "q")
         if p == q:
@@ -432,6 +438,16 @@ cdef class OwnerKey:
             raise ValueError("generators must lie in 2..p-1 and 2..q-1")
         if gp is not None and not 1 <= window <= FB_MAX_WINDOW:
             raise ValueError(f"window must be 1..{FB_MAX_WINDOW} bits, got {window}")
+        if (alpha_p is None) != (alpha_q is None):
+            raise ValueError("give both subgroup orders or neither")
+        if alpha_p is not None:
+            alpha_p = int(alpha_p); alpha_q = int(alpha_q)
+            if gp is None:
+                raise ValueError("fast-decryption keys need their subgroup generators")
+            if not (1 < alpha_p and (p - 1) % alpha_p == 0 and 1 < alpha_q and (q - 1) % alpha_q == 0):
+                raise ValueError("alpha_p must divide p - 1 and alpha_q must divide q - 1")
+            if pow(int(gp), alpha_p, p) != 1 or pow(int(gq), alpha_q, q) != 1:
+                raise ValueError("the generators do not lie in the subgroups of order alpha")
         cdef int Lp = nlimbs(p), Lq = nlimbs(q)
         cdef const uint64_t[::1] pv = limbs_of(p, Lp)
         cdef const uint64_t[::1] qv = limbs_of(q, Lq)
@@ -444,10 +460,22 @@ cdef class OwnerKey:
             gqv = limbs_of(int(gq), Lq)
             gpp = <const mp_limb_t*>&gpv[0]
             gqp = <const mp_limb_t*>&gqv[0]
+        cdef const uint64_t[::1] apv
+        cdef const uint64_t[::1] aqv
+        cdef const mp_limb_t *app = NULL
+        cdef const mp_limb_t *aqp = NULL
+        cdef int Lap = 0, Laq = 0
+        if alpha_p is not None:
+            Lap = nlimbs(alpha_p)
+            Laq = nlimbs(alpha_q)
+            apv = limbs_of(alpha_p, Lap)
+            aqv = limbs_of(alpha_q, Laq)
+            app = <const mp_limb_t*>&apv[0]
+            aqp = <const mp_limb_t*>&aqv[0]
         cdef int rc
         with nogil:
             rc = hpc_priv_init(&self.k, <const mp_limb_t*>&pv[0], Lp, <const mp_limb_t*>&qv[0], Lq,
-                               gpp, gqp, window)
+                               gpp, gqp, window, app, Lap, aqp, Laq)
         if rc == HPC_ENOINV:
             raise ValueError("not a Paillier key: p, q and n = pq are not invertible where needed")
         _check(rc)
@@ -455,6 +483,7 @@ cdef class OwnerKey:
         self.Ln = self.k.Ln
         self.Ln2 = self.k.Ln2
         self.has_tables = self.k.has_tables
+        self.fast = self.k.fast
 
     def __dealloc__(self):
         if self.ready:
@@ -477,22 +506,33 @@ cdef class OwnerKey:
         _check(rc)
         return out
 
-    def decrypt(self, ct):
+    def decrypt(self, ct, *, bint vartime=False, bint count_fallbacks=False):
+        """Residues mod n of (K, Ln2) ciphertexts, in constant time.
+
+        ``vartime=True`` runs the older variable-time path (for benchmarks only).
+        ``count_fallbacks=True`` returns (residues, count) where count is how many
+        ciphertexts a fast-decryption key had to decrypt the full way."""
         _limb_array(ct, self.Ln2, "ciphertexts")
-        cdef size_t K = ct.shape[0]
+        cdef size_t K = ct.shape[0], fb = 0
         out = np.empty((K, self.Ln), dtype=np.uint64)
         if K == 0:
-            return out
+            return (out, 0) if count_fallbacks else out
         cdef const uint64_t[:, ::1] cv = ct
         cdef uint64_t[:, ::1] ov = out
         cdef int rc
+        cdef int flags = HPC_VARTIME if vartime else 0
         with nogil:
-            rc = hpc_decrypt(&self.k, _p(cv), <mp_limb_t*>&ov[0, 0], K)
+            rc = hpc_decrypt(&self.k, _p(cv), <mp_limb_t*>&ov[0, 0], K, flags, &fb)
         _check(rc)
-        return out
+        return (out, fb) if count_fallbacks else out
 
-    def decrypt_horner(self, ct, size_t group, unsigned shift):
-        """Residues of sum_j m[g*group+j] 2^(j*shift), one per group."""
+    def decrypt_vartime(self, ct):
+        """The older variable-time decryption, kept only so benchmarks can compare."""
+        return self.decrypt(ct, vartime=True)
+
+    def decrypt_horner(self, ct, size_t group, unsigned shift, *, bint vartime=False):
+        """Residues of sum_j m[g*group+j] 2^(j*shift), one per group (constant time
+        unless ``vartime``)."""
         _limb_array(ct, self.Ln2, "ciphertexts")
         cdef size_t K = ct.shape[0]
         if group < 1 or group > max(K, 1):
@@ -506,8 +546,11 @@ cdef class OwnerKey:
         cdef const uint64_t[:, ::1] cv = ct
         cdef uint64_t[:, ::1] ov = out
         cdef int rc
+        cdef int flags = HPC_VARTIME if vartime else 0
+        cdef size_t fb = 0
         with nogil:
-            rc = hpc_decrypt_horner(&self.k, _p(cv), K, group, shift, <mp_limb_t*>&ov[0, 0])
+            rc = hpc_decrypt_horner(&self.k, _p(cv), K, group, shift, <mp_limb_t*>&ov[0, 0],
+                                    flags, &fb)
         _check(rc)
         return out
 

@@ -59,7 +59,7 @@ static int random_below(mpz_t x, const mpz_t bound, unsigned long lo) {
         mpz_import(x, nbytes, 1, 1, 0, 0, buf);
         if (mpz_cmp(x, bound) < 0 && mpz_cmp_ui(x, lo) >= 0) break;
     }
-    memset(buf, 0, nbytes);
+    hpc_wipe(buf, nbytes);
     return HPC_OK;
 }
 
@@ -72,7 +72,7 @@ static int random_bits(mpz_t x, unsigned bits) {
     unsigned extra = (unsigned)(nbytes * 8 - bits);
     buf[0] &= (unsigned char)(0xFFu >> extra);
     mpz_import(x, nbytes, 1, 1, 0, 0, buf);
-    memset(buf, 0, nbytes);
+    hpc_wipe(buf, nbytes);
     return HPC_OK;
 }
 
@@ -930,12 +930,71 @@ static void vfb_exp(const vspace *w, const hpc_fbtab *tb, mpz_t *const x, uint64
 /* ------------------------------------------------------------------ */
 /* key owner                                                            */
 
+/* h <- L((1+n)^e mod prime^2)^-1 mod prime; 0 when not invertible */
+static int lfun_inverse(mpz_t h, mpz_srcptr n, mpz_srcptr e, mpz_srcptr prime, mpz_srcptr prime2,
+                        mpz_t x) {
+    mpz_add_ui(x, n, 1);
+    mpz_powm(x, x, e, prime2);
+    mpz_sub_ui(x, x, 1);
+    mpz_divexact(x, x, prime);
+    return mpz_invert(h, x, prime);
+}
+
+static void to_limbs_n(mp_limb_t *dst, int L, mpz_srcptr x) { mpz_to_limbs(dst, L, x); }
+
+/* the limb copies of one prime's side (for the constant-time path) */
+static int half_init(hpc_half *H, mpz_srcptr prime, mpz_srcptr prime2, mpz_srcptr e,
+                     mpz_srcptr f, mpz_srcptr h, mpz_srcptr hf, mpz_t x) {
+    H->L = (int)mpz_size(prime);
+    H->L2 = (int)mpz_size(prime2);
+    H->ne = (int)mpz_size(e);
+    H->nf = (int)mpz_size(f);
+    H->ebits = mpz_sizeinbase(e, 2);
+    H->fbits = mpz_sizeinbase(f, 2);
+    const size_t L = (size_t)H->L;
+    size_t total = L + (size_t)H->L2 + 3 * L + (size_t)H->ne + (size_t)H->nf;
+    H->block = calloc(total, sizeof(mp_limb_t));
+    if (!H->block) return HPC_ENOMEM;
+    H->P = H->block;
+    H->P2 = H->P + L;
+    H->pinv = H->P2 + H->L2;
+    H->h = H->pinv + L;
+    H->hf = H->h + L;
+    H->e = H->hf + L;
+    H->f = H->e + H->ne;
+    to_limbs_n(H->P, H->L, prime);
+    to_limbs_n(H->P2, H->L2, prime2);
+    mpz_set_ui(x, 1);
+    mpz_mul_2exp(x, x, 64 * (mp_bitcnt_t)L);
+    mpz_t pinv;
+    mpz_init(pinv);
+    mpz_invert(pinv, prime, x); /* prime is odd */
+    to_limbs_n(H->pinv, H->L, pinv);
+    hpc_wipe_mpz(pinv);
+    mpz_clear(pinv);
+    to_limbs_n(H->h, H->L, h);
+    to_limbs_n(H->hf, H->L, hf);
+    to_limbs_n(H->e, H->ne, e);
+    to_limbs_n(H->f, H->nf, f);
+    return HPC_OK;
+}
+
+static void half_free(hpc_half *H) {
+    if (H->block) {
+        hpc_wipe(H->block, ((size_t)4 * H->L + H->L2 + H->ne + H->nf) * sizeof(mp_limb_t));
+        free(H->block);
+    }
+    memset(H, 0, sizeof(*H));
+}
+
 int hpc_priv_init(hpc_priv *k, const mp_limb_t *p, int Lp, const mp_limb_t *q, int Lq,
-                  const mp_limb_t *gp, const mp_limb_t *gq, int window) {
+                  const mp_limb_t *gp, const mp_limb_t *gq, int window, const mp_limb_t *ap,
+                  int Lap, const mp_limb_t *aq, int Laq) {
     memset(k, 0, sizeof(*k));
     mpz_t tmp, x;
     mpz_inits(k->n, k->n2, k->p, k->q, k->p2, k->q2, k->pm1, k->qm1, k->hp, k->hq, k->qinv_p,
-              k->q2inv_p2, x, NULL);
+              k->q2inv_p2, k->ep, k->eq, k->hpe, k->hqe, x, NULL);
+    int rc = HPC_OK;
     mpz_set(k->p, ro(tmp, p, Lp));
     mpz_set(k->q, ro(tmp, q, Lq));
     mpz_mul(k->n, k->p, k->q);
@@ -948,56 +1007,102 @@ int hpc_priv_init(hpc_priv *k, const mp_limb_t *p, int Lp, const mp_limb_t *q, i
     k->Ln2 = (int)mpz_size(k->n2);
     k->Lp2 = (int)mpz_size(k->p2);
     k->Lq2 = (int)mpz_size(k->q2);
-    /* hp = L((1+n)^(p-1) mod p^2)^-1 mod p */
-    mpz_add_ui(x, k->n, 1);
-    mpz_powm(x, x, k->pm1, k->p2);
-    mpz_sub_ui(x, x, 1);
-    mpz_divexact(x, x, k->p);
-    if (!mpz_invert(k->hp, x, k->p)) goto bad;
-    mpz_add_ui(x, k->n, 1);
-    mpz_powm(x, x, k->qm1, k->q2);
-    mpz_sub_ui(x, x, 1);
-    mpz_divexact(x, x, k->q);
-    if (!mpz_invert(k->hq, x, k->q)) goto bad;
-    if (!mpz_invert(k->qinv_p, k->q, k->p)) goto bad;
-    if (!mpz_invert(k->q2inv_p2, k->q2, k->p2)) goto bad;
-    if (hpc_mod_init(&k->mp2, mpz_limbs_read(k->p2), k->Lp2) != HPC_OK) goto nomem;
-    if (hpc_mod_init(&k->mq2, mpz_limbs_read(k->q2), k->Lq2) != HPC_OK) goto nomem;
+    if ((ap == NULL) != (aq == NULL) || (ap && !(gp && gq))) {
+        rc = HPC_ERANGE;
+        goto out;
+    }
+    if (ap) {
+        mpz_set(k->ep, ro(tmp, ap, Lap));
+        mpz_set(k->eq, ro(tmp, aq, Laq));
+        if (mpz_cmp_ui(k->ep, 1) <= 0 || mpz_cmp_ui(k->eq, 1) <= 0 ||
+            !mpz_divisible_p(k->pm1, k->ep) || !mpz_divisible_p(k->qm1, k->eq)) {
+            rc = HPC_ERANGE;
+            goto out;
+        }
+        k->fast = mpz_cmp(k->ep, k->pm1) != 0 || mpz_cmp(k->eq, k->qm1) != 0;
+    } else {
+        mpz_set(k->ep, k->pm1);
+        mpz_set(k->eq, k->qm1);
+    }
+    /* hp = L((1+n)^(p-1) mod p^2)^-1 mod p, hpe the same for ep */
+    if (!lfun_inverse(k->hp, k->n, k->pm1, k->p, k->p2, x) ||
+        !lfun_inverse(k->hq, k->n, k->qm1, k->q, k->q2, x) ||
+        !lfun_inverse(k->hpe, k->n, k->ep, k->p, k->p2, x) ||
+        !lfun_inverse(k->hqe, k->n, k->eq, k->q, k->q2, x) ||
+        !mpz_invert(k->qinv_p, k->q, k->p) || !mpz_invert(k->q2inv_p2, k->q2, k->p2)) {
+        rc = HPC_ENOINV;
+        goto out;
+    }
+    if ((rc = half_init(&k->sp, k->p, k->p2, k->ep, k->pm1, k->hpe, k->hp, x))) goto out;
+    if ((rc = half_init(&k->sq, k->q, k->q2, k->eq, k->qm1, k->hqe, k->hq, x))) goto out;
+    k->qinvl = calloc((size_t)k->sp.L, sizeof(mp_limb_t));
+    if (!k->qinvl) {
+        rc = HPC_ENOMEM;
+        goto out;
+    }
+    to_limbs_n(k->qinvl, k->sp.L, k->qinv_p);
+    if ((rc = hpc_mod_init(&k->mp2, mpz_limbs_read(k->p2), k->Lp2))) goto out;
+    if ((rc = hpc_mod_init(&k->mq2, mpz_limbs_read(k->q2), k->Lq2))) goto out;
     if (gp && gq) {
-        /* h = g^p mod p^2 generates the (p-1)-order subgroup = the n-th residues mod p^2 */
+        /* h = g^p mod p^2: g of order ep mod p gives h of order ep among the n-th
+         * residues mod p^2 (the whole group of them when ep = p - 1) */
         mp_limb_t *hl = calloc((size_t)(k->Lp2 > k->Lq2 ? k->Lp2 : k->Lq2), sizeof(mp_limb_t));
-        if (!hl) goto nomem;
+        if (!hl) {
+            rc = HPC_ENOMEM;
+            goto out;
+        }
         mpz_powm(x, ro(tmp, gp, Lp), k->p, k->p2);
         mpz_to_limbs(hl, k->Lp2, x);
-        int rc = hpc_fb_init(&k->tp, &k->mp2, hl, (int)mpz_sizeinbase(k->pm1, 2), window);
+        rc = hpc_fb_init(&k->tp, &k->mp2, hl, (int)mpz_sizeinbase(k->ep, 2), window);
         if (rc == HPC_OK) {
             mpz_powm(x, ro(tmp, gq, Lq), k->q, k->q2);
             mpz_to_limbs(hl, k->Lq2, x);
-            rc = hpc_fb_init(&k->tq, &k->mq2, hl, (int)mpz_sizeinbase(k->qm1, 2), window);
+            rc = hpc_fb_init(&k->tq, &k->mq2, hl, (int)mpz_sizeinbase(k->eq, 2), window);
         }
+        hpc_wipe(hl, (size_t)(k->Lp2 > k->Lq2 ? k->Lp2 : k->Lq2) * sizeof(mp_limb_t));
         free(hl);
-        if (rc != HPC_OK) goto nomem;
+        if (rc != HPC_OK) goto out;
         k->has_tables = 1;
     }
+out:
+    hpc_wipe_mpz(x);
     mpz_clear(x);
-    return HPC_OK;
-nomem:
-    mpz_clear(x);
-    hpc_priv_free(k);
-    return HPC_ENOMEM;
-bad:
-    mpz_clear(x);
-    hpc_priv_free(k);
-    return HPC_ENOINV;
+    if (rc) hpc_priv_free(k);
+    return rc;
+}
+
+static void wipe_mod(hpc_mod *m) {
+    if (!m->N) return;
+    hpc_wipe(m->N, (size_t)m->L * sizeof(mp_limb_t));
+    hpc_wipe(m->R2, (size_t)m->L * sizeof(mp_limb_t));
+    hpc_wipe(m->one, (size_t)m->L * sizeof(mp_limb_t));
+    hpc_mod_free(m);
+}
+
+static void wipe_table(hpc_fbtab *t) {
+    if (t->tab)
+        hpc_wipe(t->tab, (size_t)t->nwin * (((size_t)1 << t->w) - 1) * t->L * sizeof(mp_limb_t));
+    hpc_fb_free(t);
 }
 
 void hpc_priv_free(hpc_priv *k) {
-    hpc_fb_free(&k->tp);
-    hpc_fb_free(&k->tq);
-    if (k->mp2.N) hpc_mod_free(&k->mp2);
-    if (k->mq2.N) hpc_mod_free(&k->mq2);
-    mpz_clears(k->n, k->n2, k->p, k->q, k->p2, k->q2, k->pm1, k->qm1, k->hp, k->hq, k->qinv_p,
-               k->q2inv_p2, NULL);
+    wipe_table(&k->tp);
+    wipe_table(&k->tq);
+    wipe_mod(&k->mp2);
+    wipe_mod(&k->mq2);
+    half_free(&k->sp);
+    half_free(&k->sq);
+    if (k->qinvl) {
+        hpc_wipe(k->qinvl, (size_t)mpz_size(k->p) * sizeof(mp_limb_t));
+        free(k->qinvl);
+        k->qinvl = NULL;
+    }
+    mpz_ptr all[] = {k->n, k->n2, k->p, k->q, k->p2, k->q2, k->pm1, k->qm1, k->hp, k->hq,
+                     k->qinv_p, k->q2inv_p2, k->ep, k->eq, k->hpe, k->hqe};
+    for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
+        hpc_wipe_mpz(all[i]);
+        mpz_clear(all[i]);
+    }
     k->has_tables = 0;
 }
 
@@ -1058,7 +1163,7 @@ static int vowner_half(const hpc_mod *mod, const hpc_fbtab *tb, mpz_srcptr prime
         hpc_vget(w->v, acc, l, buf);
         mpz_set(out[l], ro(roz, buf, mod->L));
     }
-    for (int l = 0; l < 4; l++) mpz_set_ui(x[l], 0); /* no exponent lingers in memory */
+    for (int l = 0; l < 4; l++) hpc_wipe_mpz(x[l]); /* no exponent lingers in memory */
     return HPC_OK;
 }
 
@@ -1079,8 +1184,8 @@ static int vowner_encrypt(const hpc_priv *k, const mp_limb_t *res, mp_limb_t *ou
         int lanes = LANES(K, i);
         for (int l = 0; l < 4; l++)
             mpz_set(m[l], ro(tmp, res + (i + (l < lanes ? l : 0)) * k->Ln, k->Ln));
-        rc = vowner_half(&k->mp2, &k->tp, k->p, k->q, k->pm1, m, x, cp, &wp, buf);
-        if (!rc) rc = vowner_half(&k->mq2, &k->tq, k->q, k->p, k->qm1, m, x, cq, &wq, buf);
+        rc = vowner_half(&k->mp2, &k->tp, k->p, k->q, k->ep, m, x, cp, &wp, buf);
+        if (!rc) rc = vowner_half(&k->mq2, &k->tq, k->q, k->p, k->eq, m, x, cq, &wq, buf);
         for (int l = 0; !rc && l < lanes; l++) {
             /* CRT: c = cq + q^2 ((cp - cq) q^-2 mod p^2) */
             mpz_sub(t, cp[l], cq[l]);
@@ -1113,9 +1218,9 @@ int hpc_owner_encrypt(const hpc_priv *k, const mp_limb_t *res, mp_limb_t *out, s
         mpz_srcptr m = ro(tmp, res + i * k->Ln, k->Ln);
         mpz_t mcopy;
         mpz_init_set(mcopy, m);
-        rc = owner_half(k, &k->mp2, &k->tp, k->p, k->q, k->p2, k->pm1, mcopy, cp, x, buf, t);
+        rc = owner_half(k, &k->mp2, &k->tp, k->p, k->q, k->p2, k->ep, mcopy, cp, x, buf, t);
         if (rc == HPC_OK)
-            rc = owner_half(k, &k->mq2, &k->tq, k->q, k->p, k->q2, k->qm1, mcopy, cq, x, buf, t);
+            rc = owner_half(k, &k->mq2, &k->tq, k->q, k->p, k->q2, k->eq, mcopy, cq, x, buf, t);
         mpz_clear(mcopy);
         if (rc) break;
         /* CRT: c = cq + q^2 ((cp - cq) q^-2 mod p^2) */
@@ -1126,188 +1231,253 @@ int hpc_owner_encrypt(const hpc_priv *k, const mp_limb_t *res, mp_limb_t *out, s
         mpz_add(x, x, cq);
         mpz_to_limbs(out + i * k->Ln2, k->Ln2, x);
     }
+    hpc_wipe_mpz(x);
     mpz_clears(cp, cq, x, NULL);
+    hpc_wipe(buf, 5 * Lmax * sizeof(mp_limb_t) + 8);
     free(buf);
     return rc;
 }
 
-/* x <- L(x) h mod prime, for x = c^(prime-1) mod prime^2 */
-static void decrypt_finish(mpz_t x, mpz_srcptr prime, mpz_srcptr h) {
-    mpz_sub_ui(x, x, 1);
-    mpz_divexact(x, x, prime);
-    mpz_mul(x, x, h);
-    mpz_mod(x, x, prime);
-}
-
-static void decrypt_half(mpz_srcptr cmod, mpz_srcptr prime, mpz_srcptr prime2, mpz_srcptr pm1,
-                         mpz_srcptr h, mpz_t out) {
-    mpz_powm(out, cmod, pm1, prime2);
-    decrypt_finish(out, prime, h);
-}
-
-static void crt_out(const hpc_priv *k, mpz_t mp, mpz_srcptr mq, mp_limb_t *dst) {
-    mpz_sub(mp, mp, mq);
-    mpz_mul(mp, mp, k->qinv_p);
-    mpz_mod(mp, mp, k->p);
-    mpz_mul(mp, mp, k->q);
-    mpz_add(mp, mp, mq);
-    mpz_to_limbs(dst, k->Ln, mp);
-}
+/* ------------------------------------------------------------------ */
+/* decryption                                                           */
+/* The default path is constant-time (hpc_ct.c): ciphertexts are reduced mod p^2
+ * with mpn_sec_div_r, exponentiated with fixed windows and whole-table masked
+ * selection in the lanes (mpz_powm_sec otherwise), and finished with mpn_sec_*.
+ * HPC_VARTIME runs the older path (sliding windows, mpz_powm, mpz division) so
+ * the benchmark can show what constant time costs. */
 
 /* The vector path pays for four lanes whatever it fills: worth it from three. */
 #define VEC_MIN_LANES 3
 
 static int use_vec(const hpc_priv *k) { return vec_ok(&k->mp2) && vec_ok(&k->mq2); }
 
-/* lanes values x[l] (L limbs, mod prime^2) -> res[l] = their decrypted half, in place */
-static int vdecrypt_half(const hpc_vmod *vm, int L, mp_limb_t *x, int lanes, mpz_srcptr prime,
-                         mpz_srcptr pm1, mpz_srcptr h, mpz_t *res) {
-    const mp_limb_t *in[4];
-    mp_limb_t *out[4];
-    for (int l = 0; l < 4; l++) {
-        in[l] = x + (size_t)(l < lanes ? l : 0) * L;
-        out[l] = x + (size_t)(l < lanes ? l : 0) * L;
+/* scratch for one decryption batch (4 lanes) */
+typedef struct {
+    mp_limb_t *x[2];  /* 4 values mod p^2 / q^2 */
+    mp_limb_t *y;     /* 4 exponentiation results */
+    mp_limb_t *m[2];  /* 4 halves mod p / q */
+    mp_limb_t *scr;   /* hpc_ct_* scratch */
+    size_t total;
+    mpz_t a, b, c;
+} dscratch;
+
+static int dscratch_init(dscratch *d, const hpc_priv *k, size_t extra) {
+    const size_t Lp2 = (size_t)k->Lp2, Lq2 = (size_t)k->Lq2;
+    const size_t L2 = Lp2 > Lq2 ? Lp2 : Lq2;
+    size_t it = hpc_ct_itch((int)L2, k->Ln2 > (int)(2 * L2) ? k->Ln2 : (int)(2 * L2));
+    d->total = 4 * (Lp2 + Lq2 + L2) + 4 * ((size_t)k->sp.L + k->sq.L) + it + extra;
+    mp_limb_t *b = calloc(d->total, sizeof(mp_limb_t));
+    if (!b) return HPC_ENOMEM;
+    d->x[0] = b;
+    d->x[1] = d->x[0] + 4 * Lp2;
+    d->y = d->x[1] + 4 * Lq2;
+    d->m[0] = d->y + 4 * L2;
+    d->m[1] = d->m[0] + 4 * (size_t)k->sp.L;
+    d->scr = d->m[1] + 4 * (size_t)k->sq.L;
+    mpz_inits(d->a, d->b, d->c, NULL);
+    return HPC_OK;
+}
+
+static void dscratch_free(dscratch *d) {
+    hpc_wipe(d->x[0], d->total * sizeof(mp_limb_t));
+    free(d->x[0]);
+    mpz_ptr z[3] = {d->a, d->b, d->c};
+    for (int i = 0; i < 3; i++) {
+        hpc_wipe_mpz(z[i]);
+        mpz_clear(z[i]);
     }
-    int rc = hpc_vpowm4(vm, in, lanes, pm1, out);
-    if (rc) return rc;
-    mpz_t tmp;
+}
+
+/* ct (Ln2 limbs) mod prime^2 -> dst (L2 limbs) */
+static void reduce_half(const hpc_priv *k, const hpc_half *H, int vt, mp_limb_t *dst,
+                        const mp_limb_t *ct, dscratch *d) {
+    if (vt) {
+        mpz_t c, P2;
+        mpz_mod(d->a, ro(c, ct, k->Ln2), ro(P2, H->P2, H->L2));
+        mpz_to_limbs(dst, H->L2, d->a);
+    } else {
+        hpc_ct_mod(dst, ct, k->Ln2, H->P2, H->L2, d->scr);
+    }
+}
+
+/* dst (L limbs) <- L(y) h mod prime for y = x^e mod prime^2; returns whether y = 1 mod prime */
+static int finish_half(const hpc_half *H, int vt, int full, mp_limb_t *dst, const mp_limb_t *y,
+                       dscratch *d) {
+    const mp_limb_t *h = full ? H->hf : H->h;
+    if (!vt) return hpc_ct_lfun(dst, y, H->L2, H->P, H->pinv, h, H->L, d->scr);
+    mpz_t t, P, hz;
+    mpz_set(d->a, ro(t, y, H->L2));
+    mpz_sub_ui(d->a, d->a, 1);
+    mpz_tdiv_qr(d->a, d->b, d->a, ro(P, H->P, H->L));
+    int valid = mpz_sgn(d->b) == 0;
+    mpz_mul(d->a, d->a, ro(hz, h, H->L));
+    mpz_mod(d->a, d->a, P);
+    mpz_to_limbs(dst, H->L, d->a);
+    return valid;
+}
+
+/* y (L2 limbs) <- x^e mod prime^2, one value, e = ep or (full) prime - 1 */
+static void pow_one(const hpc_half *H, int vt, int full, mp_limb_t *y, const mp_limb_t *x,
+                    dscratch *d) {
+    mpz_t xz, ez, P2;
+    const mp_limb_t *e = full ? H->f : H->e;
+    int ne = full ? H->nf : H->ne;
+    if (vt)
+        mpz_powm(d->a, ro(xz, x, H->L2), ro(ez, e, ne), ro(P2, H->P2, H->L2));
+    else
+        mpz_powm_sec(d->a, ro(xz, x, H->L2), ro(ez, e, ne), ro(P2, H->P2, H->L2));
+    mpz_to_limbs(y, H->L2, d->a);
+}
+
+/* The `lanes` values d->x[side] (mod prime^2) -> their decrypted halves d->m[side].
+ * Lanes whose fast result is not 1 mod prime (not of the subgroup form) are redone
+ * the full way, one by one; *fallbacks counts them. */
+static int decrypt_halves(const hpc_priv *k, int side, int lanes, int vec, int vt,
+                          dscratch *d, size_t *fallbacks) {
+    const hpc_half *H = side ? &k->sq : &k->sp;
+    const hpc_mod *mod = side ? &k->mq2 : &k->mp2;
+    mp_limb_t *x = d->x[side], *ms = d->m[side];
+    const int L2 = H->L2;
+    int rc = HPC_OK;
+    if (vec) {
+        const mp_limb_t *in[4];
+        mp_limb_t *out[4];
+        for (int l = 0; l < 4; l++) {
+            in[l] = x + (size_t)(l < lanes ? l : 0) * L2;
+            out[l] = d->y + (size_t)(l < lanes ? l : 0) * L2;
+        }
+        if (vt) {
+            mpz_t ez;
+            rc = hpc_vpowm4(mod->v, in, lanes, ro(ez, H->e, H->ne), out);
+        } else {
+            rc = hpc_ct_vpowm4(mod->v, in, lanes, H->e, H->ne, H->ebits, out);
+        }
+        if (rc) return rc;
+    } else {
+        for (int l = 0; l < lanes; l++) pow_one(H, vt, 0, d->y + (size_t)l * L2, x + (size_t)l * L2, d);
+    }
     for (int l = 0; l < lanes; l++) {
-        mpz_set(res[l], ro(tmp, x + (size_t)l * L, L));
-        decrypt_finish(res[l], prime, h);
+        mp_limb_t *y = d->y + (size_t)l * L2;
+        if (finish_half(H, vt, 0, ms + (size_t)l * H->L, y, d) || !k->fast) continue;
+        pow_one(H, vt, 1, y, x + (size_t)l * L2, d);
+        finish_half(H, vt, 1, ms + (size_t)l * H->L, y, d);
+        if (fallbacks) ++*fallbacks;
     }
     return HPC_OK;
 }
 
-/* ct (Ln2 limbs) mod prime^2 -> dst (L limbs) */
-static void reduce_to(mp_limb_t *dst, int L, const mp_limb_t *ct, int Ln2, mpz_srcptr prime2,
-                      mpz_t cm) {
-    mpz_t c;
-    mpz_mod(cm, ro(c, ct, Ln2), prime2);
-    mpz_to_limbs(dst, L, cm);
+/* out (Ln limbs) <- CRT of the halves of lane l */
+static void crt_lane(const hpc_priv *k, int vt, int l, mp_limb_t *out, dscratch *d) {
+    const hpc_half *P = &k->sp, *Q = &k->sq;
+    const mp_limb_t *mp = d->m[0] + (size_t)l * P->L, *mq = d->m[1] + (size_t)l * Q->L;
+    if (!vt) {
+        hpc_ct_crt(out, k->Ln, mp, P->P, P->L, mq, Q->P, Q->L, k->qinvl, d->scr);
+        return;
+    }
+    mpz_t t;
+    mpz_set(d->a, ro(t, mp, P->L));
+    mpz_sub(d->a, d->a, ro(t, mq, Q->L));
+    mpz_mul(d->a, d->a, k->qinv_p);
+    mpz_mod(d->a, d->a, k->p);
+    mpz_mul(d->a, d->a, k->q);
+    mpz_add(d->a, d->a, ro(t, mq, Q->L));
+    mpz_to_limbs(out, k->Ln, d->a);
 }
 
-int hpc_decrypt(const hpc_priv *k, const mp_limb_t *ct, mp_limb_t *out, size_t K) {
-    mpz_t c, cm, mp, mq, vmp[4], vmq[4];
-    mpz_inits(cm, mp, mq, NULL);
-    size_t i = 0;
-    int rc = HPC_OK;
-    if (use_vec(k) && K >= VEC_MIN_LANES) {
-        mp_limb_t *xp = malloc(4 * (size_t)(k->Lp2 + k->Lq2) * sizeof(mp_limb_t));
-        if (!xp) rc = HPC_ENOMEM;
-        mp_limb_t *xq = xp ? xp + 4 * (size_t)k->Lp2 : NULL;
-        for (int l = 0; l < 4; l++) mpz_inits(vmp[l], vmq[l], NULL);
-        for (; rc == HPC_OK && K - i >= VEC_MIN_LANES;) {
-            int lanes = K - i >= 4 ? 4 : (int)(K - i);
-            for (int l = 0; l < lanes; l++) {
-                const mp_limb_t *cl = ct + (i + l) * k->Ln2;
-                reduce_to(xp + (size_t)l * k->Lp2, k->Lp2, cl, k->Ln2, k->p2, cm);
-                reduce_to(xq + (size_t)l * k->Lq2, k->Lq2, cl, k->Ln2, k->q2, cm);
-            }
-            rc = vdecrypt_half(k->mp2.v, k->Lp2, xp, lanes, k->p, k->pm1, k->hp, vmp);
-            if (!rc) rc = vdecrypt_half(k->mq2.v, k->Lq2, xq, lanes, k->q, k->qm1, k->hq, vmq);
-            for (int l = 0; !rc && l < lanes; l++) crt_out(k, vmp[l], vmq[l], out + (i + l) * k->Ln);
-            i += lanes;
-        }
-        for (int l = 0; l < 4; l++) mpz_clears(vmp[l], vmq[l], NULL);
-        free(xp);
-    }
-    for (; rc == HPC_OK && i < K; i++) {
-        mpz_srcptr cz = ro(c, ct + i * k->Ln2, k->Ln2);
-        mpz_mod(cm, cz, k->p2);
-        decrypt_half(cm, k->p, k->p2, k->pm1, k->hp, mp);
-        mpz_mod(cm, cz, k->q2);
-        decrypt_half(cm, k->q, k->q2, k->qm1, k->hq, mq);
-        crt_out(k, mp, mq, out + i * k->Ln);
-    }
-    mpz_clears(cm, mp, mq, NULL);
+/* d->x[0], d->x[1] hold `lanes` values mod p^2 and q^2: decrypt them into out */
+static int decrypt_lanes(const hpc_priv *k, int lanes, int vec, int vt, dscratch *d,
+                         mp_limb_t *out, size_t *fallbacks) {
+    int rc = decrypt_halves(k, 0, lanes, vec, vt, d, fallbacks);
+    if (!rc) rc = decrypt_halves(k, 1, lanes, vec, vt, d, fallbacks);
+    for (int l = 0; !rc && l < lanes; l++) crt_lane(k, vt, l, out + (size_t)l * k->Ln, d);
     return rc;
 }
 
-/* acc <- prod_j c_j^(2^(j shift)) mod prime^2 (Horner, Montgomery form inside) */
-static void horner_half(const hpc_mod *mod, const mp_limb_t *ct, int Ln2, size_t cnt,
-                        unsigned shift, mpz_srcptr prime2, mpz_t out, mpz_t cm, mp_limb_t *acc,
-                        mp_limb_t *cur, mp_limb_t *t) {
-    const int L = mod->L;
-    mpz_t c;
-    for (size_t jj = cnt; jj-- > 0;) {
-        reduce_to(cur, L, ct + jj * Ln2, Ln2, prime2, cm);
-        hpc_mont_mul(mod, cur, cur, mod->R2, t);
-        if (jj == cnt - 1) {
-            memcpy(acc, cur, L * sizeof(mp_limb_t));
-        } else {
-            for (unsigned s = 0; s < shift; s++) hpc_mont_sqr(mod, acc, acc, t);
-            hpc_mont_mul(mod, acc, acc, cur, t);
+int hpc_decrypt(const hpc_priv *k, const mp_limb_t *ct, mp_limb_t *out, size_t K, int flags,
+                size_t *fallbacks) {
+    const int vt = flags & HPC_VARTIME;
+    dscratch d;
+    if (dscratch_init(&d, k, 0)) return HPC_ENOMEM;
+    int rc = HPC_OK;
+    const int vec = use_vec(k);
+    for (size_t i = 0; rc == HPC_OK && i < K;) {
+        int lanes = vec && K - i >= VEC_MIN_LANES ? (K - i >= 4 ? 4 : (int)(K - i)) : 1;
+        for (int l = 0; l < lanes; l++) {
+            const mp_limb_t *cl = ct + (i + l) * k->Ln2;
+            reduce_half(k, &k->sp, vt, d.x[0] + (size_t)l * k->Lp2, cl, &d);
+            reduce_half(k, &k->sq, vt, d.x[1] + (size_t)l * k->Lq2, cl, &d);
         }
+        rc = decrypt_lanes(k, lanes, lanes > 1, vt, &d, out + i * k->Ln, fallbacks);
+        i += lanes;
     }
-    from_mont1(mod, acc, acc, t);
-    mpz_set(out, ro(c, acc, L));
+    dscratch_free(&d);
+    return rc;
 }
 
-/* Four groups at once: Horner in the lanes, then the lanes' exponentiations.
- * A short last group is padded with 1s at its top (they leave the product alone). */
-static int vhorner_half(const hpc_vmod *vm, int L, const mp_limb_t *ct, int Ln2, size_t K,
-                        size_t g0, int lanes, size_t group, unsigned shift, mpz_srcptr prime,
-                        mpz_srcptr prime2, mpz_srcptr pm1, mpz_srcptr h, mp_limb_t *x,
-                        mp_limb_t *acc, mpz_t cm, mpz_t *res) {
-    for (int l = 0; l < lanes; l++) {
-        size_t first = (g0 + l) * group;
-        size_t cnt = K - first < group ? K - first : group;
-        for (size_t jj = 0; jj < group; jj++) {
-            mp_limb_t *dst = x + ((size_t)l * group + jj) * L;
-            if (jj < cnt) {
-                reduce_to(dst, L, ct + (first + jj) * Ln2, Ln2, prime2, cm);
-            } else {
-                memset(dst, 0, L * sizeof(mp_limb_t));
-                dst[0] = 1;
-            }
+/* Horner packing of `cnt` ciphertexts mod n^2 (public data, public modulus):
+ * acc <- prod_j c_j^(2^(j shift)) mod n^2, for the scalar path */
+static void horner_public(const hpc_priv *k, const mp_limb_t *ct, size_t cnt, unsigned shift,
+                          mp_limb_t *acc, dscratch *d) {
+    mpz_t c;
+    mpz_set(d->b, ro(c, ct + (cnt - 1) * k->Ln2, k->Ln2));
+    for (size_t jj = cnt - 1; jj-- > 0;) {
+        for (unsigned s = 0; s < shift; s++) {
+            mpz_mul(d->b, d->b, d->b);
+            mpz_mod(d->b, d->b, k->n2);
         }
+        mpz_mul(d->b, d->b, ro(c, ct + jj * k->Ln2, k->Ln2));
+        mpz_mod(d->b, d->b, k->n2);
     }
-    mp_limb_t *out[4];
-    for (int l = 0; l < 4; l++) out[l] = acc + (size_t)(l < lanes ? l : 0) * L;
-    int rc = hpc_vhorner4(vm, x, lanes, group, shift, out);
-    if (rc) return rc;
-    return vdecrypt_half(vm, L, acc, lanes, prime, pm1, h, res);
+    mpz_to_limbs(acc, k->Ln2, d->b);
 }
 
 int hpc_decrypt_horner(const hpc_priv *k, const mp_limb_t *ct, size_t K, size_t group,
-                       unsigned shift, mp_limb_t *out) {
-    int Lmax = k->Lp2 > k->Lq2 ? k->Lp2 : k->Lq2;
-    mp_limb_t *buf = malloc(4 * Lmax * sizeof(mp_limb_t));
-    if (!buf) return HPC_ENOMEM;
-    mp_limb_t *acc = buf, *cur = buf + Lmax, *t = buf + 2 * Lmax;
-    mpz_t cm, x, mp, mq, vmp[4], vmq[4];
-    mpz_inits(cm, x, mp, mq, NULL);
-    size_t ng = (K + group - 1) / group, g = 0;
+                       unsigned shift, mp_limb_t *out, int flags, size_t *fallbacks) {
+    if (group == 0) return HPC_ERANGE;
+    const int vt = flags & HPC_VARTIME;
+    const int Lmax = k->Lp2 > k->Lq2 ? k->Lp2 : k->Lq2;
+    const size_t ng = (K + group - 1) / group;
+    const int vec = use_vec(k) && ng >= VEC_MIN_LANES;
+    /* vec: the lanes' Horner inputs (4 group values per prime); scalar: one packed ct */
+    size_t extra = vec ? 4 * group * (size_t)Lmax : (size_t)k->Ln2;
+    if (vec && group > ((size_t)-1 / sizeof(mp_limb_t) - 16) / (4 * (size_t)Lmax)) return HPC_ENOMEM;
+    dscratch d;
+    if (dscratch_init(&d, k, extra)) return HPC_ENOMEM;
+    mp_limb_t *xb = d.x[0] + (d.total - extra);
     int rc = HPC_OK;
-    if (use_vec(k) && ng >= VEC_MIN_LANES) {
-        mp_limb_t *vx = malloc(4 * (group + 1) * (size_t)Lmax * sizeof(mp_limb_t));
-        if (!vx) rc = HPC_ENOMEM;
-        mp_limb_t *vacc = vx ? vx + 4 * group * (size_t)Lmax : NULL;
-        for (int l = 0; l < 4; l++) mpz_inits(vmp[l], vmq[l], NULL);
-        for (; rc == HPC_OK && ng - g >= VEC_MIN_LANES;) {
-            int lanes = ng - g >= 4 ? 4 : (int)(ng - g);
-            rc = vhorner_half(k->mp2.v, k->Lp2, ct, k->Ln2, K, g, lanes, group, shift, k->p,
-                              k->p2, k->pm1, k->hp, vx, vacc, cm, vmp);
-            if (!rc)
-                rc = vhorner_half(k->mq2.v, k->Lq2, ct, k->Ln2, K, g, lanes, group, shift, k->q,
-                                  k->q2, k->qm1, k->hq, vx, vacc, cm, vmq);
-            for (int l = 0; !rc && l < lanes; l++) crt_out(k, vmp[l], vmq[l], out + (g + l) * k->Ln);
-            g += lanes;
+    for (size_t g = 0; rc == HPC_OK && g < ng;) {
+        int lanes = vec && ng - g >= VEC_MIN_LANES ? (ng - g >= 4 ? 4 : (int)(ng - g)) : 1;
+        if (lanes > 1) {
+            for (int side = 0; side < 2 && rc == HPC_OK; side++) {
+                const hpc_half *H = side ? &k->sq : &k->sp;
+                const hpc_mod *mod = side ? &k->mq2 : &k->mp2;
+                for (int l = 0; l < lanes; l++) {
+                    size_t first = (g + l) * group;
+                    size_t cnt = K - first < group ? K - first : group;
+                    for (size_t jj = 0; jj < group; jj++) {
+                        mp_limb_t *dst = xb + ((size_t)l * group + jj) * H->L2;
+                        if (jj < cnt) {
+                            reduce_half(k, H, vt, dst, ct + (first + jj) * k->Ln2, &d);
+                        } else { /* a short last group: 1s at its top leave the product alone */
+                            memset(dst, 0, H->L2 * sizeof(mp_limb_t));
+                            dst[0] = 1;
+                        }
+                    }
+                }
+                mp_limb_t *res[4];
+                for (int l = 0; l < 4; l++) res[l] = d.x[side] + (size_t)(l < lanes ? l : 0) * H->L2;
+                rc = hpc_vhorner4(mod->v, xb, lanes, group, shift, res);
+            }
+        } else {
+            size_t cnt = K - g * group < group ? K - g * group : group;
+            horner_public(k, ct + g * group * k->Ln2, cnt, shift, xb, &d);
+            reduce_half(k, &k->sp, vt, d.x[0], xb, &d);
+            reduce_half(k, &k->sq, vt, d.x[1], xb, &d);
         }
-        for (int l = 0; l < 4; l++) mpz_clears(vmp[l], vmq[l], NULL);
-        free(vx);
+        if (!rc) rc = decrypt_lanes(k, lanes, lanes > 1, vt, &d, out + g * k->Ln, fallbacks);
+        g += lanes;
     }
-    for (; rc == HPC_OK && g < ng; g++) {
-        size_t cnt = K - g * group < group ? K - g * group : group;
-        const mp_limb_t *c0 = ct + g * group * k->Ln2;
-        horner_half(&k->mp2, c0, k->Ln2, cnt, shift, k->p2, x, cm, acc, cur, t);
-        decrypt_half(x, k->p, k->p2, k->pm1, k->hp, mp);
-        horner_half(&k->mq2, c0, k->Ln2, cnt, shift, k->q2, x, cm, acc, cur, t);
-        decrypt_half(x, k->q, k->q2, k->qm1, k->hq, mq);
-        crt_out(k, mp, mq, out + g * k->Ln);
-    }
-    mpz_clears(cm, x, mp, mq, NULL);
-    free(buf);
+    dscratch_free(&d);
     return rc;
 }
 
@@ -1363,7 +1533,7 @@ int hpc_pub_encrypt(const hpc_mod *mn2, const mp_limb_t *n, int Ln, const mp_lim
                 pub_combine(c, res + (i + l) * Ln, Ln, nz, ro(tmp, rn[l], L2), n2,
                             out + (i + l) * L2, L2);
         }
-        if (buf) memset(buf, 0, 4 * (size_t)L2 * sizeof(mp_limb_t));
+        if (buf) hpc_wipe(buf, 4 * (size_t)L2 * sizeof(mp_limb_t));
         free(buf);
     }
     for (; rc == HPC_OK && i < K; i++) {
@@ -1372,7 +1542,7 @@ int hpc_pub_encrypt(const hpc_mod *mn2, const mp_limb_t *n, int Ln, const mp_lim
         mpz_powm(r, r, nz, n2);
         pub_combine(c, res + i * Ln, Ln, nz, r, n2, out + i * L2, L2);
     }
-    mpz_set_ui(r, 0);
+    hpc_wipe_mpz(r);
     mpz_clears(nz, n2, r, g, c, NULL);
     return rc;
 }
@@ -1410,7 +1580,7 @@ int hpc_pub_encrypt_short(const hpc_mod *mn2, const hpc_fbtab *tb, const mp_limb
             for (int l = 0; l < lanes; l++) hpc_vget(w.v, acc, l, out + (i + l) * L);
         }
         for (int l = 0; l < 4; l++) {
-            mpz_set_ui(av[l], 0);
+            hpc_wipe_mpz(av[l]);
             mpz_clear(av[l]);
         }
         if (have_w) vspace_free(&w);

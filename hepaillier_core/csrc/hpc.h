@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "hpc_vec.h"
+#include "hpc_ct.h"
 
 #define HPC_OK 0
 #define HPC_ENOMEM -1
@@ -80,27 +81,52 @@ typedef struct {
 int hpc_fb_init(hpc_fbtab *t, const hpc_mod *m, const mp_limb_t *h, int ebits, int w);
 void hpc_fb_free(hpc_fbtab *t);
 
-/* Key-owner context: everything decryption and fast encryption need. */
+/* One prime's side of the key owner's state as limbs, for the constant-time path. */
+typedef struct {
+    int L, L2, ne, nf;   /* limbs of prime, prime^2, e, prime - 1 */
+    size_t ebits, fbits; /* bit lengths of e and prime - 1 (public for a key size) */
+    mp_limb_t *block;    /* one allocation holding the arrays below (wiped when freed) */
+    mp_limb_t *P, *P2, *pinv, *h, *hf, *e, *f;
+} hpc_half;
+
+/* Key-owner context: everything decryption and fast encryption need.
+ * ep | p - 1 is the order of the encryption randomness mod p^2 (p - 1 for
+ * standard keys, a ~256-bit prime alpha_p for fast-decryption keys) and the
+ * decryption exponent; hpe = L((1+n)^ep mod p^2)^-1 mod p (hp: the same for p - 1). */
 typedef struct {
     int Ln, Ln2, Lp2, Lq2;
     mpz_t n, n2, p, q, p2, q2, pm1, qm1, hp, hq, qinv_p, q2inv_p2;
+    mpz_t ep, eq, hpe, hqe;
+    int fast; /* ep != p - 1: a result not 1 mod p means "not of that form": full exponent */
+    hpc_half sp, sq;
+    mp_limb_t *qinvl; /* qinv_p as Lp limbs */
     hpc_mod mp2, mq2;
     int has_tables;
     hpc_fbtab tp, tq;
 } hpc_priv;
 
+/* ap, aq (NULL for standard keys): the subgroup orders alpha_p | p - 1, alpha_q | q - 1;
+ * then gp, gq must generate those subgroups mod p and q. */
 int hpc_priv_init(hpc_priv *k, const mp_limb_t *p, int Lp, const mp_limb_t *q, int Lq,
-                  const mp_limb_t *gp, const mp_limb_t *gq, int window);
+                  const mp_limb_t *gp, const mp_limb_t *gq, int window, const mp_limb_t *ap,
+                  int Lap, const mp_limb_t *aq, int Laq);
 void hpc_priv_free(hpc_priv *k);
 
-/* res: K residues mod n (Ln limbs) -> K ciphertexts (Ln2 limbs). */
+/* res: K residues mod n (Ln limbs) -> K ciphertexts (Ln2 limbs).  Not constant-time
+ * (the comb indexes its table by secret digits): run it where the owner trusts the machine. */
 int hpc_owner_encrypt(const hpc_priv *k, const mp_limb_t *res, mp_limb_t *out, size_t K);
-/* Decrypt K ciphertexts to residues mod n. */
-int hpc_decrypt(const hpc_priv *k, const mp_limb_t *ct, mp_limb_t *out, size_t K);
+
+/* Decryption flags: HPC_VARTIME selects the older variable-time path (sliding
+ * windows, mpz_powm, plain division), kept only to measure what constant time costs. */
+#define HPC_VARTIME 1
+/* Decrypt K ciphertexts to residues mod n. *fallbacks (may be NULL) counts the
+ * ciphertexts a fast-decryption key had to decrypt the full way. */
+int hpc_decrypt(const hpc_priv *k, const mp_limb_t *ct, mp_limb_t *out, size_t K, int flags,
+                size_t *fallbacks);
 /* Decrypt groups of `group` ciphertexts packed on the fly:
  *   out[g] = sum_j m[g group + j] 2^(j shift) mod n. */
 int hpc_decrypt_horner(const hpc_priv *k, const mp_limb_t *ct, size_t K, size_t group,
-                       unsigned shift, mp_limb_t *out);
+                       unsigned shift, mp_limb_t *out, int flags, size_t *fallbacks);
 
 /* Public-key encryption. */
 int hpc_pub_encrypt(const hpc_mod *mn2, const mp_limb_t *n, int Ln, const mp_limb_t *res,
