@@ -334,3 +334,22 @@ def test_the_server_receives_only_key_ciphertexts_and_fixed_metadata(served, key
         assert sizes[0] == sizes[1]  # two different photos: the same number of bytes
     finally:
         relay.close()
+
+
+# -- CLI ----------------------------------------------------------------------------------------------
+def test_cli_private_query(served, tmp_path, capsys):
+    from hesift.cli import gallery_cmd
+
+    _g, _idx, url = served
+    img = tmp_path / "q.png"
+    img.write_bytes(png_bytes(rotated(photo("coffee"), 15, 0.9)))
+    argv = ["gallery", "query", str(img), "--server", url, "--private", "--key-bits", str(BITS),
+            "--insecure-key", "--top", "3", "--json"]
+    assert gallery_cmd.main(argv) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [r["rank"] for r in rows] == [1, 2, 3] and rows[0]["name"] == "coffee"
+    assert rows[0]["inliers"] >= 8 and "similarity" in rows[0]
+    assert gallery_cmd.main(argv[:-1] + ["--no-fetch"]) == 0
+    assert capsys.readouterr().out.startswith("1. coffee")
+    assert gallery_cmd.main(["gallery", "query", str(img), "--server", url]) == 1
+    assert "--private" in capsys.readouterr().err

@@ -119,6 +119,10 @@ def _gallery_remove(args: argparse.Namespace) -> int:
 
 
 def _gallery_query(args: argparse.Namespace) -> int:
+    if args.server or args.private:
+        from hesift.cli.private_cmd import private_query
+
+        return private_query(args)
     if not db_exists(args.db):
         return _err(f"{db_label(args.db)}: no such gallery (add images with 'hesift gallery add')")
     gallery = _open(args)
@@ -171,6 +175,10 @@ def _match(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
+    if args.remote_gallery:
+        from hesift.cli.private_cmd import serve_remote
+
+        return serve_remote(args)
     from hesift.web.server import serve
 
     gallery = _open(args)
@@ -248,6 +256,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--top", type=int, default=5, help="how many results (default %(default)s)")
     p.add_argument("--json", action="store_true", help="print a JSON list of {name, score, ...}")
     _common(p)
+    from hesift.cli.private_cmd import add_query_options, add_serve_options
+
+    add_query_options(p)
     p.set_defaults(func=_guard(_gallery_query))
 
     p = subparsers.add_parser("match", help="match two images and draw the matches")
@@ -268,6 +279,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="largest accepted upload per file, MB (default %(default)s)")
     p.add_argument("--dev", action="store_true", help="development mode: Django DEBUG on")
     _common(p)
+    add_serve_options(p)
     p.set_defaults(func=_guard(_serve))
 
 

@@ -36,6 +36,7 @@ def build_settings(
             "django.middleware.security.SecurityMiddleware",
             "hesift.web.uploads.RequestSizeLimitMiddleware",
             "django.middleware.common.CommonMiddleware",
+            "hesift.web.remote_views.RemoteModeMiddleware",
             "django.middleware.csrf.CsrfViewMiddleware",
             "django.middleware.clickjacking.XFrameOptionsMiddleware",
         ],
