@@ -10,6 +10,13 @@ Public API (imported lazily so `import hesift` stays cheap):
 from __future__ import annotations
 
 import importlib
+import os
+
+from .imagehead import MAX_PIXELS as _MAX_PIXELS
+
+# OpenCV's own decoder cap, read once when cv2 loads: a second line of defence
+# behind hesift.imagehead's header checks (an explicit setting wins).
+os.environ.setdefault("OPENCV_IO_MAX_IMAGE_PIXELS", str(_MAX_PIXELS))
 
 __version__ = "0.1.0"
 

@@ -22,10 +22,14 @@ import numpy as np
 
 from hepaillier_core.files import default_mode
 
+from .imagehead import MAX_PIXELS as IMAGEHEAD_MAX_PIXELS
+from .imagehead import ImageHeaderError, check_image
+
 FORMAT = "hesift-encrypted-image"
 VERSION = 1
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".pgm", ".ppm")
-MAX_PIXELS = 100_000_000  # refuse decoding absurd images (decompression bombs)
+# refuse absurd images (decompression bombs) from their header, before decoding
+MAX_PIXELS = IMAGEHEAD_MAX_PIXELS
 
 
 class InputError(ValueError):
@@ -86,7 +90,14 @@ def load_image(path: str | os.PathLike, *, grey: bool = False) -> np.ndarray:
 
     p = _check_input_file(path)
     data = np.fromfile(p, dtype=np.uint8)
-    a = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+    try:  # size, depth and channels from the header, before any decoding (bombs)
+        check_image(data, max_pixels=MAX_PIXELS)
+    except ImageHeaderError as e:
+        raise InputError(f"cannot read {str(p)!r}: {e}") from None
+    try:
+        a = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+    except cv2.error:  # e.g. OpenCV's own pixel cap (OPENCV_IO_MAX_IMAGE_PIXELS)
+        a = None
     if a is None:
         raise InputError(f"cannot read {str(p)!r}: not an image file OpenCV can decode")
     if a.size == 0 or min(a.shape[:2]) == 0:

@@ -8,12 +8,13 @@ user can act on (never an OpenCV assertion).
 from __future__ import annotations
 
 import hashlib
-import io
 import os
 from pathlib import Path
 
 import cv2
 import numpy as np
+
+from hesift.imagehead import ImageHeaderError, check_image
 
 __all__ = [
     "MAX_PIXELS",
@@ -34,28 +35,28 @@ class ImageError(ValueError):
     """The input is not an image we can read."""
 
 
-def _check_pixels(data: bytes) -> None:
-    """Peek at the header size (Pillow reads it lazily) before a full decode."""
+_UNREADABLE = "is not a readable image (PNG, JPEG, TIFF, BMP, WebP ...)"
+
+
+def _check_pixels(data: bytes, what: str) -> None:
+    """Size, depth and channels from the header, refused before any decoding."""
     try:
-        from PIL import Image
-    except ImportError:  # pragma: no cover - Pillow ships with scikit-image
-        return
-    try:
-        with Image.open(io.BytesIO(data)) as im:
-            w, h = im.size
-    except Exception:
-        return  # let OpenCV have a go (it reads a few formats Pillow does not)
-    if w * h > MAX_PIXELS:
-        raise ImageError(f"image is too large: {w}x{h} pixels (limit {MAX_PIXELS:,})")
+        check_image(data, max_pixels=MAX_PIXELS)
+    except ImageHeaderError as e:
+        msg = f"{what} {_UNREADABLE}" if str(e).startswith("not an image") else str(e)
+        raise ImageError(msg) from None
 
 
 def _decode(data: bytes, what: str) -> np.ndarray:
     if not data:
         raise ImageError(f"{what} is empty")
-    _check_pixels(data)
-    img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    _check_pixels(data, what)
+    try:
+        img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    except cv2.error:  # e.g. OpenCV's own pixel cap (OPENCV_IO_MAX_IMAGE_PIXELS)
+        img = None
     if img is None or img.size == 0:
-        raise ImageError(f"{what} is not a readable image (PNG, JPEG, TIFF, BMP, WebP ...)")
+        raise ImageError(f"{what} {_UNREADABLE}")
     return _normalise(img)
 
 
