@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-SUITES = ("core", "conv", "sift", "gallery", "scaling")
+SUITES = ("core", "conv", "sift", "gallery", "scaling", "private")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -49,6 +49,8 @@ def _run_suite(name: str, quick: bool, bits: int) -> tuple[dict, str]:
         from . import suite_conv as mod
     elif name == "scaling":
         from . import suite_scaling as mod
+    elif name == "private":
+        from . import suite_private as mod
     else:
         from . import suite_external
 
