@@ -199,12 +199,35 @@ def run_batched(
     else:
         pool = _pool(kind, w)
         futures = [pool.submit(_call, obj, method, split, shared, lo, hi) for lo, hi in bounds]
-        results = []
-        for (lo, hi), fut in zip(bounds, futures):
-            results.append(fut.result())
-            if progress:
-                progress(hi - lo)
+        results = _gather(futures, [hi - lo for lo, hi in bounds], progress)
     return _join(results)
+
+
+def _gather(futures: list, sizes: Sequence[int] | None, progress) -> list:
+    """Results in order; on any exception (Ctrl-C included) every chunk not yet
+    started is cancelled at once, so an interrupted call does not keep the pool
+    busy draining its queue (chunks already running finish their C call)."""
+    out = []
+    try:
+        for i, fut in enumerate(futures):
+            out.append(fut.result())
+            if progress and sizes:
+                progress(sizes[i])
+    except BaseException:
+        for fut in futures:
+            fut.cancel()
+        raise
+    return out
+
+
+def cancel_all() -> None:
+    """Cancel every queued chunk of every local pool (e.g. on Ctrl-C); the pools
+    are shut down without waiting and recreated on next use."""
+    with _pool_lock:
+        pools = list(_pools.values())
+        _pools.clear()
+    for pool in pools:
+        pool.shutdown(wait=False, cancel_futures=True)
 
 
 #: Methods cheaper to run than to ship (one product per ciphertext moved):
@@ -239,12 +262,7 @@ def run_tasks(fn, tasks: Sequence[tuple], *, workers: int | None = None,
         return out
     pool = _pool(kind, w)
     futures = [pool.submit(fn, *t) for t in tasks]
-    out = []
-    for i, f in enumerate(futures):
-        out.append(f.result())
-        if progress and sizes:
-            progress(sizes[i])
-    return out
+    return _gather(futures, sizes, progress)
 
 
 def make_progress(progress, total: int, desc: str):

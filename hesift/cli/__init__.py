@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import importlib.util
+import os
 import sys
 import zipfile
 from collections.abc import Sequence
@@ -101,6 +102,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.debug:
             raise
         return _report(e, EXIT_FAILURE)
+
+
+def console_main() -> None:
+    """The ``hesift`` console script: ``main()``, then exit.
+
+    After Ctrl-C the queued work is cancelled and the process ends at once
+    (``os._exit`` after flushing), instead of waiting at interpreter exit for
+    worker threads to finish the chunk they are computing; partial outputs
+    were already removed while the interrupt unwound.
+    """
+    code = main()
+    if code == EXIT_INTERRUPTED:
+        from hepaillier_core.parallel import cancel_all
+
+        cancel_all()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)
 
 
 def _report(e: BaseException, code: int) -> int:

@@ -1,7 +1,5 @@
 """``python -m hesift.cli``."""
 
-import sys
+from hesift.cli import console_main
 
-from hesift.cli import main
-
-sys.exit(main())
+console_main()
