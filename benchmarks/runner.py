@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-SUITES = ("core", "conv", "sift", "gallery", "scaling", "private")
+SUITES = ("core", "conv", "sift", "gallery", "scaling", "private", "remote")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -51,6 +51,8 @@ def _run_suite(name: str, quick: bool, bits: int) -> tuple[dict, str]:
         from . import suite_scaling as mod
     elif name == "private":
         from . import suite_private as mod
+    elif name == "remote":
+        from . import suite_remote as mod
     else:
         from . import suite_external
 

@@ -71,13 +71,17 @@ def _read_url(proc: subprocess.Popen, timeout: float, log: Path) -> str:
 
 
 @contextlib.contextmanager
-def evaluator_process(tmp: Path, *extra: str, token: bool = True,
+def evaluator_process(tmp: Path, *extra: str, token: bool | str = True,
                       timeout: float = 60.0) -> Iterator[Service]:
-    """``python -m hesift evaluator --host 127.0.0.1 --port 0 ...``; stopped at the end."""
+    """``python -m hesift evaluator --host 127.0.0.1 --port 0 ...``; stopped at the end.
+
+    ``token="auto"`` lets the service create its token file (read back once it runs).
+    """
     tok, tok_file = None, None
     if token:
-        tok = new_token()
         tok_file = tmp / "evaluator.token"
+    if token is True:
+        tok = new_token()
         tok_file.write_text(tok + "\n")
         tok_file.chmod(0o600)
     cmd = [sys.executable, "-m", "hesift", "evaluator", "--host", "127.0.0.1", "--port", "0",
@@ -87,7 +91,10 @@ def evaluator_process(tmp: Path, *extra: str, token: bool = True,
     with open(log, "wb") as err:
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, env=env)
     try:
-        yield Service(_read_url(proc, timeout, log), tok, tok_file, proc)
+        url = _read_url(proc, timeout, log)
+        if token == "auto":
+            tok = tok_file.read_text().strip()
+        yield Service(url, tok, tok_file, proc)
     finally:
         if proc.poll() is None:
             proc.terminate()

@@ -22,8 +22,12 @@ from hesift.gallery import Gallery
 
 @pytest.fixture(scope="module")
 def service(tmp_path_factory):
-    with evaluator_process(tmp_path_factory.mktemp("evaluator-cli")) as svc:
+    with evaluator_process(tmp_path_factory.mktemp("evaluator-cli"), token="auto") as svc:
         yield svc
+
+
+def test_service_made_its_own_token_file(service):
+    assert len(service.token) >= 32 and service.token_file.stat().st_mode & 0o777 == 0o600
 
 
 @pytest.fixture(scope="module")

@@ -8,6 +8,8 @@ it can hold nothing but public keys and ciphertexts.  Key owners reach it with
 from __future__ import annotations
 
 import argparse
+import sys
+from pathlib import Path
 from typing import Any
 
 from hesift.cli import CLIError
@@ -55,6 +57,8 @@ def cmd_evaluator(args: argparse.Namespace) -> int:
     try:
         limits = Limits.from_mb(args.max_request_mb, max_jobs=args.max_jobs,
                                 min_key_bits=args.min_key_bits, max_key_bits=args.max_key_bits)
+        if args.token_file and not Path(args.token_file).exists():
+            _write_new_token(Path(args.token_file))
         token = load_token(args.token_file) if args.token_file else None
     except ValueError as e:
         raise CLIError(str(e)) from None
@@ -70,6 +74,19 @@ def cmd_evaluator(args: argparse.Namespace) -> int:
         raise CLIError(str(e)) from None
 
 
+def _write_new_token(path: Path) -> None:
+    """A fresh random token in ``path`` (mode 0600), for the key owner to copy."""
+    from hepaillier_core.files import atomic_write
+    from hesift.remote import new_token
+
+    if not path.resolve().parent.is_dir():
+        raise CLIError(f"directory of --token-file {str(path)!r} does not exist")
+    data = (new_token() + "\n").encode()
+    atomic_write(path, lambda f: f.write(data), 0o600)
+    print(f"hesift: wrote a new token to {path} (mode 0600); copy it to the key owner's "
+          "machine for --token-file", file=sys.stderr, flush=True)
+
+
 def register(sub: Any) -> None:
     """Add the ``evaluator`` subcommand."""
     p = sub.add_parser(
@@ -82,7 +99,8 @@ def register(sub: Any) -> None:
     p.add_argument("--port", type=int, default=DEFAULT_PORT,
                    help="port (default %(default)s; 0 picks a free one and prints it)")
     p.add_argument("--token-file", metavar="F",
-                   help="require 'Authorization: Bearer <token in F>' on every job")
+                   help="require 'Authorization: Bearer <token in F>' on every job "
+                        "(a missing F is created with a new random token, mode 0600)")
     p.add_argument("--insecure-no-auth", action="store_true",
                    help="allow a non-loopback --host without a token (trusted networks only)")
     p.add_argument("--workers", type=int, default=None, metavar="N",
