@@ -5,6 +5,8 @@ Public API (imported lazily so `import hesift` stays cheap):
 - ``hesift.filters``  encrypted smoothing, edges, sharpening, morphology, point ops
 - ``hesift.HESIFT``, ``hesift.sift_reference``, ``hesift.KeyOwner``, ``hesift.Evaluator``
 - ``hesift.match``, ``hesift.Gallery``
+- ``hesift.RemoteEvaluator``: the evaluator as a service (``hesift evaluator``), see
+  ``hesift.remote`` and docs/deployment.md
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ _LAZY = {
     "match": ("hesift.matching", "match"),
     "MatchResult": ("hesift.matching", "MatchResult"),
     "Gallery": ("hesift.gallery", "Gallery"),
+    "RemoteEvaluator": ("hesift.remote", "RemoteEvaluator"),
 }
 
 __all__ = sorted(_LAZY)

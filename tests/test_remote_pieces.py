@@ -126,3 +126,38 @@ def test_slots_under_threads():
     for t in threads:
         t.join()
     assert sorted(results) == ["busy"] * 3 + ["ok"] * 3
+
+
+FORBID = """
+import hepaillier_core as hc
+from hepaillier_core import _core
+pub, priv = hc.generate_keypair(256, insecure=True)
+priv.save(KEY)
+assert not hc.private_keys_forbidden()
+hc.forbid_private_keys()
+assert hc.private_keys_forbidden()
+attempts = [lambda: hc.generate_keypair(256, insecure=True),
+            lambda: hc.PrivateKey(pub, priv.p, priv.q),
+            lambda: hc.PrivateKey.load(KEY),
+            lambda: hc.PrivateKey.from_phe(priv.to_phe()),
+            lambda: _core.OwnerKey(priv.p, priv.q)]
+for i, f in enumerate(attempts):
+    try:
+        f()
+    except RuntimeError as e:
+        assert "forbidden" in str(e)
+    else:
+        raise SystemExit(f"attempt {i} built private-key state")
+x = pub.encrypt([1, 2, 3])
+assert (x + x).shape == (3,)  # public-key work still runs
+print("ok")
+"""
+
+
+def test_forbid_private_keys_is_process_wide(tmp_path):
+    import subprocess
+    import sys
+
+    code = f"KEY = {str(tmp_path / 'k.json')!r}\n" + FORBID
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0 and r.stdout.strip() == "ok", r.stderr[-2000:]
