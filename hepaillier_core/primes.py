@@ -84,3 +84,52 @@ def verify_generator(g: int, p: int, factors: list[int]) -> bool:
     if rest != 1:
         return False
     return all(pow(g, (p - 1) // f, p) != 1 for f in factors)
+
+
+# Fast-decryption keys: the order of the encryption randomness mod p^2 is a prime
+# alpha_p of this many bits (smaller primes of toy test keys get a quarter of their bits).
+SUBGROUP_BITS = 256
+
+
+def subgroup_bits(prime_bits: int) -> int:
+    """Bits of alpha_p for a prime of ``prime_bits`` bits: 256, or a quarter of toy primes."""
+    return min(SUBGROUP_BITS, prime_bits // 4)
+
+
+def subgroup_prime(bits: int) -> tuple[int, int, list[int], int]:
+    """(p, g, factors, alpha) for a fast-decryption key: p - 1 = 2 alpha beta k with alpha
+    a random prime of ``subgroup_bits(bits)`` bits, beta a random prime filling the rest but
+    ~21 bits and k < 2^22, g a generator of Z_p^* and ``factors`` all prime factors of p - 1.
+
+    beta keeps p - 1 free of a smooth cofactor (Pollard p - 1 needs a bound above beta).
+    """
+    if bits < 64:
+        raise ValueError("prime too small for a subgroup key")
+    abits = subgroup_bits(bits)
+    bbits = bits - abits - _KBITS - 1
+    lo = 3 << (bits - 2)
+    hi = 1 << bits
+    while True:
+        alpha = _random_prime(abits)
+        beta = _random_prime(bbits)
+        if alpha == beta:
+            continue
+        m = 2 * alpha * beta
+        kmin = -(-(lo - 1) // m)
+        kmax = (hi - 2) // m
+        if kmax <= kmin:
+            continue
+        for _ in range(20000):
+            k = kmin + secrets.randbelow(kmax - kmin + 1)
+            p = m * k + 1
+            if gmpy2.is_prime(p, _MR_ROUNDS):
+                break
+        else:
+            continue
+        if not (lo <= p < hi):
+            continue
+        factors = {2, alpha, beta} | _small_factors(k)
+        for _ in range(1000):
+            g = 2 + secrets.randbelow(p - 3)
+            if all(pow(g, (p - 1) // f, p) != 1 for f in factors):
+                return p, g, sorted(factors), alpha
