@@ -120,6 +120,20 @@ def load_image(path: str | os.PathLike, *, grey: bool = False) -> np.ndarray:
     return np.ascontiguousarray(a)
 
 
+def image_shape(path: str | os.PathLike) -> tuple[int, int]:
+    """(height, width) of an image file from its header alone (no decoding)."""
+    p = _check_input_file(path)
+    with open(p, "rb") as fh:
+        head = fh.read(1 << 16)
+        if head.startswith((b"II*\x00", b"MM\x00*")):  # TIFF: the directory may be anywhere
+            head += fh.read()
+    try:
+        h = check_image(head, max_pixels=MAX_PIXELS)
+    except ImageHeaderError as e:
+        raise InputError(f"cannot read {str(p)!r}: {e}") from None
+    return h.height, h.width
+
+
 def is_grey(a: np.ndarray) -> bool:
     """True for a 2-D image or a colour image whose channels are all equal."""
     return a.ndim == 2 or bool((a[:, :, 0] == a[:, :, 1]).all() and (a[:, :, 1] == a[:, :, 2]).all())
@@ -226,6 +240,27 @@ def check_size(
             f"({estimate:,} bytes; {human_bytes(estimate * copies)} while filtering), over the limit of "
             f"{human_bytes(limit)}; use {'' if packed else '--pack, '}a smaller image or --max-memory"
         )
+
+
+DEFAULT_MAX_SECONDS = 3600.0
+
+
+def check_time(seconds: float, limit: float | None = None, *, what: str = "this run") -> None:
+    """Refuse (InputError) when the estimated wall time exceeds ``limit`` seconds
+    (default ``DEFAULT_MAX_SECONDS``; 0 means no limit)."""
+    limit = DEFAULT_MAX_SECONDS if limit is None else float(limit)
+    if limit and seconds > limit:
+        raise InputError(
+            f"{what} would take about {_human_time(seconds)} on this machine, over the limit "
+            f"of {_human_time(limit)}; use a smaller image, --no-upsample, or --max-time "
+            "(seconds, 0 for no limit)"
+        )
+
+
+def _human_time(s: float) -> str:
+    if s >= 3600:
+        return f"{s / 3600:.1f} h"
+    return f"{s / 60:.1f} min" if s >= 60 else f"{s:.0f} s"
 
 
 # --- encrypted container ------------------------------------------------------------

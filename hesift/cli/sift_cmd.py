@@ -44,9 +44,29 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--edge-threshold", type=float, default=10.0)
     p.add_argument("--sigma", type=float, default=1.6)
     p.add_argument("--no-upsample", action="store_true", help="skip the x2 up-sampled octave")
+    from hesift.cli.keys_cmd import add_memory_option
+
+    add_memory_option(p)
+    p.add_argument("--max-time", type=float, default=None, metavar="SECONDS",
+                   help="refuse runs estimated to take longer (default 3600; 0: no limit)")
     add_client_options(p)
     add_runtime_options(p)
     p.set_defaults(func=cmd_sift)
+
+
+def _check_cost(args: argparse.Namespace, shape, params, priv=None) -> float | None:
+    """Refuse before the work: memory from the octave plans (no key needed), then time
+    from the count of decryptions and one decryption timed on the key."""
+    from hesift import io as hio
+    from hesift.sift.cost import default_workers, sift_cost, unit_costs
+
+    cost = sift_cost(shape, params, args.key_bits)
+    if priv is None:
+        hio.check_size(cost.peak_bytes, args.max_memory, copies=1, packed=True)
+        return None
+    secs = cost.seconds(unit_costs(priv), default_workers(args.workers))
+    hio.check_time(secs, args.max_time, what=f"HESIFT on {shape[1]}x{shape[0]} pixels")
+    return secs
 
 
 def _save(path: str, img: np.ndarray) -> None:
@@ -64,12 +84,14 @@ def cmd_sift(args: argparse.Namespace) -> int:
     from hesift.sift.reference import run_reference
 
     progress = apply_runtime_options(args)
-    grey = to_grey(hio.load_image(args.image, grey=True))
     try:
         params = SiftParams(args.nfeatures, args.n_octave_layers, args.contrast_threshold,
                             args.edge_threshold, args.sigma, not args.no_upsample)
     except ValueError as e:
         raise CLIError(str(e)) from None
+    if not args.reference:  # memory from the header, before decoding the picture
+        _check_cost(args, hio.image_shape(args.image), params)
+    grey = to_grey(hio.load_image(args.image, grey=True))
     if args.reference and args.encrypted_view:
         raise CLIError("--encrypted-view needs an encrypted run (drop --reference)")
     if args.reference and args.evaluator:
@@ -77,6 +99,7 @@ def cmd_sift(args: argparse.Namespace) -> int:
     remote = remote_from_args(args)
     t0 = time.perf_counter()
     stats: dict = {}
+    estimate = None
     if args.reference:
         kps, dogs = run_reference(grey, params, keep_dogs=True)
         enc_dogs = []
@@ -84,6 +107,7 @@ def cmd_sift(args: argparse.Namespace) -> int:
         from hesift.sift.protocol import run_local
 
         keys = make_keypair(args.key_bits, args.insecure, progress)
+        estimate = _check_cost(args, grey.shape, params, keys[1])
         kps = run_local(grey, params, keys, workers=args.workers, progress=progress, stats=stats,
                         owner_kwargs={"keep_levels": bool(args.dog or args.encrypted_view)},
                         evaluator=remote)
@@ -111,6 +135,7 @@ def cmd_sift(args: argparse.Namespace) -> int:
         "encrypted": not args.reference,
         "key_bits": None if args.reference else args.key_bits,
         "seconds": round(seconds, 3),
+        "estimate_seconds": None if estimate is None else round(estimate, 1),
         "timings": {k: round(v, 3) for k, v in stats.items() if isinstance(v, float)},
     }
     if remote is not None:
