@@ -19,7 +19,7 @@ import numpy as np
 
 from hesift import io as hio
 from hesift.cli import CLIError, add_runtime_options, apply_runtime_options
-from hesift.cli.keys_cmd import emit_json, make_keypair, spinner
+from hesift.cli.keys_cmd import add_fast_decrypt_flag, emit_json, make_keypair, spinner
 
 PAD = 4  # largest radius used (Gaussian sigma 1 -> 4)
 SLOT_BITS = 30  # sharpen (8-bit taps) needs 27; 10-bit results share decryptions by 3
@@ -41,6 +41,7 @@ def run_demo(
     *,
     insecure: bool = False,
     progress: bool = False,
+    fast_decrypt: bool = False,
 ) -> tuple[list[tuple[str, np.ndarray]], dict]:
     """Run every operation; returns (titled panels, timings/info)."""
     from hesift import data
@@ -58,7 +59,7 @@ def run_demo(
 
     # --- key owner: keys and encryption ------------------------------------------------
     t = time.perf_counter()
-    pub, priv = make_keypair(key_bits, insecure, progress)
+    pub, priv = make_keypair(key_bits, insecure, progress, fast_decrypt)
     lap("keygen", t)
     t = time.perf_counter()
     with spinner("encrypting", progress):
@@ -184,7 +185,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if not Path(args.output).resolve().parent.is_dir():
         raise CLIError(f"output directory {str(Path(args.output).parent)!r} does not exist")
     panels, info = run_demo(args.photo, args.size, args.key_bits,
-                            insecure=args.insecure, progress=progress)
+                            insecure=args.insecure, progress=progress,
+                            fast_decrypt=args.fast_decrypt)
     secs = info["seconds"]
     title = (f"hesift demo: {args.photo} {args.size}x{args.size}, {info['key_bits']}-bit Paillier, "
              f"packed {info['slots']} px/ciphertext; {secs['total']:.1f}s "
@@ -209,6 +211,7 @@ def register(sub: Any) -> None:
     p.add_argument("-o", "--output", default="hesift-demo.png", help="panel PNG (hesift-demo.png)")
     p.add_argument("--key-bits", type=int, default=2048, help="key size (2048)")
     p.add_argument("--insecure", action="store_true", help="allow toy key sizes (tests only)")
+    add_fast_decrypt_flag(p)
     p.add_argument("--photo", default="camera", choices=data.names(), help="bundled photo")
     p.add_argument("--size", type=int, default=256, help="photo side in pixels (256)")
     add_runtime_options(p)

@@ -20,6 +20,7 @@ from hesift import io as hio
 from hesift.cli import CLIError, add_runtime_options, apply_runtime_options
 from hesift.cli.evaluator_cmd import add_client_options, remote_from_args
 from hesift.cli.keys_cmd import (
+    add_fast_decrypt_flag,
     add_memory_option,
     emit_json,
     encrypt_image,
@@ -210,7 +211,7 @@ def _one_shot(args: argparse.Namespace, spec: registry.OpSpec, p: dict, progress
         priv = load_private(args.key)
         pub = priv.public_key
     else:
-        pub, priv = make_keypair(key_bits, args.insecure, progress)
+        pub, priv = make_keypair(key_bits, args.insecure, progress, args.fast_decrypt)
     times["keygen"] = time.perf_counter() - t
 
     t = time.perf_counter()
@@ -274,6 +275,7 @@ def register(sub: Any) -> None:
     p.add_argument("--key", help="private key (one-shot on a picture; default: a fresh key)")
     p.add_argument("--key-bits", type=int, default=2048, help="one-shot: fresh key size (2048)")
     p.add_argument("--insecure", action="store_true", help="allow toy key sizes (tests only)")
+    add_fast_decrypt_flag(p)
     p.add_argument("--pack", action=argparse.BooleanOptionalAction, default=True,
                    help="one-shot: pack pixels into slots (default: yes)")
     p.add_argument("--grey", action="store_true", help="one-shot: convert colour to grey")

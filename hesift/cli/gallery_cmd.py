@@ -39,6 +39,7 @@ def _extractor(args: argparse.Namespace):
     from hesift.cli.evaluator_cmd import remote_from_args
 
     return HESIFTExtractor(args.key_bits, insecure=args.insecure_key,
+                           fast_decrypt=getattr(args, "fast_decrypt", False),
                            progress=getattr(args, "verbose_progress", False),
                            evaluator=remote_from_args(args))
 
@@ -219,6 +220,9 @@ def _common(p: argparse.ArgumentParser, *, db: bool = True, features: bool = Tru
                        help="Paillier key size for HESIFT (default %(default)s)")
         p.add_argument("--insecure-key", action="store_true",
                        help="allow keys under 2048 bits (tests and demos only)")
+        from hesift.cli.keys_cmd import add_fast_decrypt_flag
+
+        add_fast_decrypt_flag(p)
         p.add_argument("--plaintext", action="store_true",
                        help="use the plaintext twin of HESIFT (same features, fast, NO privacy)")
         from hesift.cli.evaluator_cmd import add_client_options

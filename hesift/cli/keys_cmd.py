@@ -89,8 +89,17 @@ def load_public(path: str) -> Any:
         raise CLIError(str(e)) from None
 
 
-def make_keypair(bits: int, insecure: bool, progress: bool) -> tuple[Any, Any]:
-    """Generate a key pair, refusing sizes below 1024 unless ``insecure``."""
+def add_fast_decrypt_flag(p: argparse.ArgumentParser) -> None:
+    """--fast-decrypt for every command that generates a key."""
+    p.add_argument("--fast-decrypt", action="store_true",
+                   help="subgroup key: ~4x faster decryption, extra security assumption "
+                        "(see README, 'Fast-decryption keys')")
+
+
+def make_keypair(bits: int, insecure: bool, progress: bool,
+                 fast_decrypt: bool = False) -> tuple[Any, Any]:
+    """Generate a key pair, refusing sizes below 1024 unless ``insecure``
+    (``fast_decrypt``: a subgroup key, see ``hc.generate_keypair``)."""
     import hepaillier_core as hc
 
     if bits not in KEY_SIZES and not insecure:
@@ -98,7 +107,8 @@ def make_keypair(bits: int, insecure: bool, progress: bool) -> tuple[Any, Any]:
     if insecure and not 256 <= bits <= 4096:
         raise CLIError(f"--bits must be in 256..4096, got {bits}")
     with spinner(f"generating a {bits}-bit key", progress):
-        return hc.generate_keypair(bits, insecure=insecure or bits not in KEY_SIZES)
+        return hc.generate_keypair(bits, insecure=insecure or bits not in KEY_SIZES,
+                                   fast_decrypt=fast_decrypt)
 
 
 def encrypt_image(
@@ -192,12 +202,13 @@ def cmd_keygen(args: argparse.Namespace) -> int:
         if not p.resolve().parent.is_dir():
             raise CLIError(f"output directory {str(p.parent)!r} does not exist")
     t0 = time.perf_counter()
-    pub, priv = make_keypair(args.bits, args.insecure, progress)
+    pub, priv = make_keypair(args.bits, args.insecure, progress, args.fast_decrypt)
     secs = time.perf_counter() - t0
     pub.save(pub_out)
     priv.save(out)
     info = {"private_key": str(out), "public_key": str(pub_out), "bits": pub.bits,
-            "fingerprint": pub.fingerprint, "seconds": round(secs, 3)}
+            "fast_decrypt": pub.fast_decrypt, "fingerprint": pub.fingerprint,
+            "seconds": round(secs, 3)}
     if args.json:
         emit_json(info)
     else:
@@ -328,6 +339,7 @@ def register(sub: Any) -> None:
     p.add_argument("-o", "--output", required=True, help="private key file, e.g. key.json")
     p.add_argument("--pubkey-output", help="public key file (default: KEY.pub.json)")
     p.add_argument("--insecure", action="store_true", help="allow toy key sizes (tests only)")
+    add_fast_decrypt_flag(p)
     p.add_argument("--force", action="store_true", help="overwrite existing key files")
     add_runtime_options(p)
     p.set_defaults(func=cmd_keygen)

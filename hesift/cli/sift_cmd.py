@@ -36,6 +36,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--key-bits", type=int, default=DEFAULT_KEY_BITS, metavar="N",
                    help=f"Paillier key size (default {DEFAULT_KEY_BITS})")
     p.add_argument("--insecure", action="store_true", help="allow small test keys (< 1024 bits)")
+    from hesift.cli.keys_cmd import add_fast_decrypt_flag
+
+    add_fast_decrypt_flag(p)
     p.add_argument("--reference", action="store_true",
                    help="run the identical plaintext pipeline (no encryption)")
     p.add_argument("--nfeatures", type=int, default=0)
@@ -106,7 +109,7 @@ def cmd_sift(args: argparse.Namespace) -> int:
     else:
         from hesift.sift.protocol import run_local
 
-        keys = make_keypair(args.key_bits, args.insecure, progress)
+        keys = make_keypair(args.key_bits, args.insecure, progress, args.fast_decrypt)
         estimate = _check_cost(args, grey.shape, params, keys[1])
         kps = run_local(grey, params, keys, workers=args.workers, progress=progress, stats=stats,
                         owner_kwargs={"keep_levels": bool(args.dog or args.encrypted_view)},

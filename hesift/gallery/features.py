@@ -75,6 +75,7 @@ class HESIFTExtractor:
         *,
         keypair: Any = None,
         insecure: bool = False,
+        fast_decrypt: bool = False,
         progress: bool = False,
         evaluator: Any = None,
         **sift_params: Any,
@@ -86,6 +87,7 @@ class HESIFTExtractor:
             )
         self.key_bits = int(key_bits)
         self.insecure = bool(insecure)
+        self.fast_decrypt = bool(fast_decrypt)  # a subgroup key (hc.generate_keypair)
         self.progress = progress
         self.evaluator = evaluator  # None: in process; else a URL or hesift.remote.RemoteEvaluator
         self.sift_params = _gallery_params(sift_params)
@@ -101,7 +103,8 @@ class HESIFTExtractor:
                 import hepaillier_core as hc
 
                 kw = {"insecure": True} if self.key_bits < 2048 else {}
-                self._keypair = hc.generate_keypair(self.key_bits, **kw)
+                self._keypair = hc.generate_keypair(self.key_bits, fast_decrypt=self.fast_decrypt,
+                                                    **kw)
             return self._keypair
 
     def __call__(self, gray: np.ndarray) -> tuple[Sequence[cv2.KeyPoint], np.ndarray]:

@@ -116,6 +116,7 @@ class Gallery:
         key_bits: int = 2048,
         *,
         insecure: bool = False,
+        fast_decrypt: bool = False,
         max_side: int | None | str = "auto",
         thumb_side: int = DEFAULT_THUMB_SIDE,
         store_encrypted: bool = False,
@@ -128,7 +129,7 @@ class Gallery:
         ransac_thresh: float = 5.0,
     ) -> None:
         if extractor is None:
-            extractor = HESIFTExtractor(key_bits, insecure=insecure)
+            extractor = HESIFTExtractor(key_bits, insecure=insecure, fast_decrypt=fast_decrypt)
         if not callable(extractor):
             raise TypeError("extractor must be a callable image -> (keypoints, descriptors)")
         store = Store(path)  # features are checked on add/query, not to list/remove
