@@ -125,7 +125,7 @@ def run(quick: bool = False, key_bits: int = 2048, sizes: list[int] | None = Non
     import hepaillier_core as hc
 
     params = SiftParams()
-    keys = hc.generate_keypair(key_bits, insecure=key_bits < 1024)
+    keys = hc.generate_keypair(key_bits, insecure=key_bits < 2048)
     keys[1].precompute()  # build the comb tables once, outside every timed stage
     sizes = sizes or ([128] if quick else [128, 256, 512])
     res = {"key_bits": key_bits, "workers": hc.get_workers(), "rows": [],

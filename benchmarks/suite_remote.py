@@ -140,7 +140,7 @@ def run(quick: bool = False, bits: int = 2048) -> dict:
     from hesift.remote import RemoteEvaluator
 
     sz = SIZES[quick]
-    pub, priv = hc.generate_keypair(bits, insecure=bits not in (1024, 2048, 3072, 4096))
+    pub, priv = hc.generate_keypair(bits, insecure=bits not in (2048, 3072, 4096))
     service = Service()
     try:
         remote = RemoteEvaluator(service.url)

@@ -25,7 +25,7 @@ from .files import atomic_write
 from .primes import structured_prime, subgroup_prime, verify_generator
 from .subgroup import check_order, exponent_bits, public_base, subgroup_generator
 
-STANDARD_BITS = (1024, 2048, 3072, 4096)
+STANDARD_BITS = (2048, 3072, 4096)  # below 2048 (1024 included) needs insecure=True
 MAX_KEY_BITS = 16384  # larger n (e.g. from an untrusted header) is refused before any work
 _PUBLIC_KIND = "hesift-paillier-public-key"
 _PRIVATE_KIND = "hesift-paillier-private-key"
@@ -546,8 +546,9 @@ def generate_keypair(bits: int = 2048, *, insecure: bool = False,
                      fast_decrypt: bool = False) -> tuple[PublicKey, PrivateKey]:
     """A fresh (PublicKey, PrivateKey) with an n of exactly ``bits`` bits.
 
-    ``bits`` is 1024, 2048 (default), 3072 or 4096; smaller sizes (down to
-    128) need ``insecure=True`` and are for tests only.
+    ``bits`` is 2048 (default), 3072 or 4096; smaller sizes (1024 and down to
+    128) need ``insecure=True`` and are for tests only (1024-bit RSA-size moduli
+    are below every current recommendation).
 
     ``fast_decrypt=True`` makes a subgroup key (Paillier's scheme 3): primes with
     256-bit prime factors alpha_p | p - 1 and alpha_q | q - 1, encryption randomness

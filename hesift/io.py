@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from hepaillier_core.files import default_mode
+from hepaillier_core.files import default_mode, replace_durably
 
 from .imagehead import MAX_PIXELS as IMAGEHEAD_MAX_PIXELS
 from .imagehead import ImageHeaderError, check_image
@@ -58,7 +58,7 @@ def atomic_path(path: str | os.PathLike, *, mode: int | None = None) -> Iterator
         os.chmod(tmp_path, mode)
         yield tmp_path
         os.chmod(tmp_path, mode)
-        os.replace(tmp_path, dest)
+        replace_durably(tmp_path, dest)  # fsync file, rename, fsync folder
     finally:
         with contextlib.suppress(FileNotFoundError):
             tmp_path.unlink()

@@ -25,7 +25,7 @@ def keys512():
 
 @pytest.fixture(scope="session")
 def keys1024():
-    return hc.generate_keypair(1024)
+    return hc.generate_keypair(1024, insecure=True)
 
 
 @pytest.fixture(scope="session")

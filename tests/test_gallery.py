@@ -218,8 +218,12 @@ def test_hesift_default_extractor_end_to_end(tmp_path):
     """The product path: encrypted scale space, small insecure key, tiny images."""
     import hepaillier_core as hc
 
-    g = Gallery(tmp_path / "g.sqlite3", key_bits=512, insecure=True, max_side=96,
-                store_encrypted=True)
+    with pytest.raises(ValueError, match="a key you keep"):  # its key would be lost
+        Gallery(tmp_path / "x.sqlite3", key_bits=512, insecure=True, store_encrypted=True)
+    from hesift.gallery.features import HESIFTExtractor
+
+    ext = HESIFTExtractor(512, keypair=hc.generate_keypair(512, insecure=True), insecure=True)
+    g = Gallery(tmp_path / "g.sqlite3", extractor=ext, max_side=96, store_encrypted=True)
     for n in ("camera", "coffee"):
         g.add(photo(n, 96), name=n)
     res = g.query(rotated(photo("camera", 96), 10, 0.95), k=2)

@@ -180,11 +180,24 @@ def _serve(args: argparse.Namespace) -> int:
         from hesift.cli.private_cmd import serve_remote
 
         return serve_remote(args)
+    from hesift.cli import CLIError
+    from hesift.remote.auth import check_bind, load_token
     from hesift.web.server import serve
 
+    token = None
+    if args.admin_token_file:
+        try:
+            token = load_token(args.admin_token_file)
+        except ValueError as e:
+            raise CLIError(str(e)) from None
+    try:
+        check_bind(args.host, token, args.insecure_no_auth)
+    except ValueError as e:
+        raise CLIError(f"{e}".replace("--token-file", "--admin-token-file")) from None
     gallery = _open(args)
     return serve(gallery, host=args.host, port=args.port, debug=args.dev,
-                 max_upload_mb=args.max_upload_mb, threads=args.threads)
+                 max_upload_mb=args.max_upload_mb, threads=args.threads, admin_token=token,
+                 max_concurrent=args.max_concurrent, insecure_no_auth=args.insecure_no_auth)
 
 
 def _guard(func):
@@ -282,6 +295,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--max-upload-mb", type=float, default=10.0,
                    help="largest accepted upload per file, MB (default %(default)s)")
     p.add_argument("--dev", action="store_true", help="development mode: Django DEBUG on")
+    p.add_argument("--admin-token-file", metavar="FILE",
+                   help="adding/removing images needs the token in FILE (required off loopback)")
+    p.add_argument("--insecure-no-auth", action="store_true",
+                   help="serve off loopback without an admin token (trusted networks only)")
+    p.add_argument("--max-concurrent", type=int, default=None, metavar="N",
+                   help="uploads processed at once; more get 503 + Retry-After (default 2)")
     _common(p)
     add_serve_options(p)
     p.set_defaults(func=_guard(_serve))

@@ -21,7 +21,7 @@ import numpy as np
 from hesift import io as hio
 from hesift.cli import CLIError, add_runtime_options, apply_runtime_options
 
-KEY_SIZES = (1024, 2048, 3072, 4096)
+KEY_SIZES = (2048, 3072, 4096)  # 1024 and below need --insecure
 DEFAULT_PAD = 8
 DEFAULT_SLOT_BITS = 40  # fits every op at full precision on an 8-bit image
 BINARY_SLOT_BITS = 16  # neighbourhood counts of structuring elements up to 16383 pixels
@@ -98,7 +98,7 @@ def add_fast_decrypt_flag(p: argparse.ArgumentParser) -> None:
 
 def make_keypair(bits: int, insecure: bool, progress: bool,
                  fast_decrypt: bool = False) -> tuple[Any, Any]:
-    """Generate a key pair, refusing sizes below 1024 unless ``insecure``
+    """Generate a key pair, refusing sizes below 2048 unless ``insecure``
     (``fast_decrypt``: a subgroup key, see ``hc.generate_keypair``)."""
     import hepaillier_core as hc
 

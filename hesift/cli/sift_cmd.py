@@ -35,7 +35,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="save keypoints (x, y, size, angle, response, octave) and descriptors")
     p.add_argument("--key-bits", type=int, default=DEFAULT_KEY_BITS, metavar="N",
                    help=f"Paillier key size (default {DEFAULT_KEY_BITS})")
-    p.add_argument("--insecure", action="store_true", help="allow small test keys (< 1024 bits)")
+    p.add_argument("--insecure", action="store_true", help="allow small test keys (< 2048 bits)")
     from hesift.cli.keys_cmd import add_fast_decrypt_flag
 
     add_fast_decrypt_flag(p)

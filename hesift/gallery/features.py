@@ -92,6 +92,7 @@ class HESIFTExtractor:
         self.evaluator = evaluator  # None: in process; else a URL or hesift.remote.RemoteEvaluator
         self.sift_params = _gallery_params(sift_params)
         self._keypair = keypair
+        self.key_given = keypair is not None  # the caller holds (and can save) the key
         self._lock = threading.Lock()
         self.feature_id = SIFT_FEATURE_ID + (
             f"[{_params_tag(self.sift_params)}]" if self.sift_params else ""

@@ -104,8 +104,10 @@ class Gallery:
     new gallery, ``DEFAULT_MAX_SIDE``); None keeps full resolution.
     ``extractor`` maps a grey uint8 image to ``(keypoints, descriptors)``;
     the default is :class:`HESIFTExtractor` with a ``key_bits`` Paillier key.
-    ``store_encrypted`` also keeps each image encrypted under that key (the
-    extractor must provide ``encrypt(gray) -> bytes``).  Instances are
+    ``store_encrypted`` also keeps each image encrypted under the extractor's
+    key, which must be one the caller holds and can save
+    (``HESIFTExtractor(keypair=...)``): a key generated inside the extractor is
+    never saved, so what it encrypted could never be decrypted.  Instances are
     thread-safe; several processes may share one file.
     """
 
@@ -139,6 +141,10 @@ class Gallery:
             raise ValueError("max_side must be an int >= 32, None (full size) or 'auto'")
         if store_encrypted and not callable(getattr(extractor, "encrypt", None)):
             raise ValueError("store_encrypted needs an extractor with encrypt() (HESIFTExtractor)")
+        if store_encrypted and not getattr(extractor, "key_given", False):
+            raise ValueError("store_encrypted needs a key you keep: HESIFTExtractor(keypair="
+                             "(pub, priv)) with priv saved (e.g. hesift keygen); the extractor's "
+                             "own key is never saved, so nothing could ever decrypt the images")
         self.extractor = extractor
         self.feature_id = f"{feature_id_of(extractor)}|max_side={max_side}"
         self.max_side, self.thumb_side = max_side, int(thumb_side)

@@ -27,13 +27,26 @@ def _is_loopback(host: str) -> bool:
 
 def application(
     gallery: Gallery, *, debug: bool = False, max_upload_bytes: int | None = None,
-    allowed_hosts: list[str] | None = None,
+    allowed_hosts: list[str] | None = None, admin_token: str | None = None,
+    max_concurrent: int | None = None,
 ):
-    """The WSGI application serving ``gallery`` (configures Django on first call)."""
+    """The WSGI application serving ``gallery`` (configures Django on first call).
+
+    ``admin_token``: adding and removing images need it (``hesift.web.guard``);
+    ``max_concurrent``: uploads processed at once (more get 503 + Retry-After).
+    """
     kw: dict[str, Any] = {"debug": debug, "allowed_hosts": allowed_hosts}
     if max_upload_bytes is not None:
         kw["max_upload_bytes"] = max_upload_bytes
     configure(**kw)
+    from django.conf import settings
+
+    # set even when Django was configured earlier in this process: never silently open
+    settings.HESIFT_ADMIN_TOKEN = admin_token
+    if max_concurrent is not None:
+        if max_concurrent < 1:
+            raise ValueError("max_concurrent must be at least 1")
+        settings.HESIFT_MAX_CONCURRENT = int(max_concurrent)
     state.set_gallery(gallery)
     from django.core.wsgi import get_wsgi_application
 
@@ -43,14 +56,24 @@ def application(
 def make_server(
     gallery: Gallery, host: str = "127.0.0.1", port: int = 8000, *, threads: int = 4,
     debug: bool = False, max_upload_bytes: int = 10 * 1024 * 1024,
+    admin_token: str | None = None, max_concurrent: int | None = None,
+    insecure_no_auth: bool = False,
 ):
-    """A waitress server bound to host:port (port 0 picks a free one)."""
+    """A waitress server bound to host:port (port 0 picks a free one).
+
+    Off loopback it needs ``admin_token`` (else ValueError), unless
+    ``insecure_no_auth``: anyone who can reach it could change the gallery.
+    """
+    from hesift.remote.auth import check_bind
+
+    check_bind(host, admin_token, insecure_no_auth)
     try:
         from waitress.server import create_server
     except ImportError:  # pragma: no cover
         raise RuntimeError("the web page needs waitress: pip install waitress") from None
     app = application(gallery, debug=debug, max_upload_bytes=max_upload_bytes,
-                      allowed_hosts=[host] if host not in ("0.0.0.0", "::") else ["*"])
+                      allowed_hosts=[host] if host not in ("0.0.0.0", "::") else ["*"],
+                      admin_token=admin_token, max_concurrent=max_concurrent)
     return create_server(
         app, host=host, port=port, threads=threads, ident="hesift",
         max_request_body_size=max_upload_bytes * MAX_FILES_PER_REQUEST + 1024 * 1024,
@@ -60,18 +83,26 @@ def make_server(
 
 def serve(
     gallery: Gallery, host: str = "127.0.0.1", port: int = 8000, *, debug: bool = False,
-    max_upload_mb: float = 10.0, threads: int = 4,
+    max_upload_mb: float = 10.0, threads: int = 4, admin_token: str | None = None,
+    max_concurrent: int | None = None, insecure_no_auth: bool = False,
 ) -> int:
     """Serve until interrupted; returns an exit code."""
+    from hesift.remote.auth import check_bind
+
+    check_bind(host, admin_token, insecure_no_auth)  # before any key generation
     if not _is_loopback(host):
-        print(f"hesift: warning: serving on {host}, not loopback: anyone who can reach it "
-              "can query and add images (there is no login)", file=sys.stderr)
+        print(f"hesift: warning: serving on {host}, not loopback: anyone who can reach it can "
+              "query" + (" and add/remove images (no admin token)" if admin_token is None
+                         else "; adding/removing images needs the admin token"),
+              file=sys.stderr)
     keypair = getattr(gallery.extractor, "keypair", None)
     if callable(keypair):  # generate the server's Paillier key now, not on the first upload
         print("generating the Paillier key pair ...", file=sys.stderr, flush=True)
         keypair()
     server = make_server(gallery, host, port, threads=threads, debug=debug,
-                         max_upload_bytes=int(max_upload_mb * 1024 * 1024))
+                         max_upload_bytes=int(max_upload_mb * 1024 * 1024),
+                         admin_token=admin_token, max_concurrent=max_concurrent,
+                         insecure_no_auth=insecure_no_auth)
     mode = "DEVELOPMENT (DEBUG on)" if debug else "production"
     print(f"hesift gallery {gallery.path} ({len(gallery)} images) at "
           f"http://{host}:{server.effective_port}/  [{mode}; Ctrl-C stops]", flush=True)

@@ -1,7 +1,9 @@
 """Django settings built in code: ``configure()`` is called once per process.
 
 Security defaults: DEBUG off (``debug=True`` only for development), CSRF
-middleware on, uploads kept in memory only (never written to disk) and capped
+middleware on, uploads handed to the views in memory (Django's handler never
+writes them to a file; waitress, the server, buffers a request body over 512 KB
+in an unnamed, already-deleted temporary file while it arrives) and capped
 at ``max_upload_bytes`` per file, host checking restricted to loopback names
 plus the bound host, no sessions, no database of Django's own.
 """
@@ -43,7 +45,8 @@ def build_settings(
         "TEMPLATES": [{
             "BACKEND": "django.template.backends.django.DjangoTemplates",
             "APP_DIRS": True,
-            "OPTIONS": {"context_processors": ["django.template.context_processors.request"]},
+            "OPTIONS": {"context_processors": ["django.template.context_processors.request",
+                                               "hesift.web.guard.context"]},
         }],
         "DATABASES": {},  # the gallery has its own SQLite file; Django stores nothing
         "FILE_UPLOAD_HANDLERS": ["hesift.web.uploads.LimitedMemoryUploadHandler"],

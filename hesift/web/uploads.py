@@ -1,6 +1,8 @@
 """Upload limits: files stay in memory, capped per file and per request.
 
-``LimitedMemoryUploadHandler`` never touches the disk; a file over the cap is
+``LimitedMemoryUploadHandler`` keeps each file in memory (Django writes no
+temporary upload file; waitress itself buffers a request body over 512 KB in an
+unnamed, already-deleted temporary file while receiving it); a file over the cap is
 skipped (its bytes discarded as they arrive) and its name recorded on the
 request so the view can say why.  ``RequestSizeLimitMiddleware`` refuses a
 request whose declared body is larger than any acceptable form, before

@@ -1,7 +1,8 @@
 """Views: search (upload -> top 5), add images, list/remove, thumbnails.
 
-Uploaded bytes are decoded in memory and never written anywhere but the
-gallery database (as features and a thumbnail, and only on the add page).
+Uploaded bytes are decoded in memory and kept nowhere but the gallery
+database (as features and a thumbnail, and only on the add page); while a
+large request body arrives, waitress buffers it in an unnamed temporary file.
 Errors a user can cause render as a page with a clear message and a 4xx
 status; a broken gallery file gives 503.
 """
@@ -18,6 +19,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from hesift.gallery import GalleryError, ImageError
 
+from .guard import bounded, require_admin
 from .state import get_gallery
 from .uploads import human_size, max_upload_bytes
 
@@ -45,6 +47,7 @@ def _error(request, title: str, message: str, status: int) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
+@bounded
 def search(request: HttpRequest) -> HttpResponse:
     ctx: dict = {"max_upload": human_size(max_upload_bytes()), "top_k": TOP_K}
     try:
@@ -79,6 +82,8 @@ def search(request: HttpRequest) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
+@require_admin
+@bounded
 def add(request: HttpRequest) -> HttpResponse:
     ctx: dict = {"max_upload": human_size(max_upload_bytes())}
     try:
@@ -117,6 +122,7 @@ def gallery_list(request: HttpRequest) -> HttpResponse:
 
 
 @require_POST
+@require_admin
 def remove(request: HttpRequest) -> HttpResponse:
     name = request.POST.get("name", "")
     try:
