@@ -34,13 +34,24 @@ def sep(a: np.ndarray, kx, ky) -> np.ndarray:
 
 
 def gaussian_taps(sigma: float, f: int) -> np.ndarray:
-    """Independent re-implementation of the quantised taps (sum exactly 2**f)."""
-    r = (int(round(sigma * 8 + 1)) | 1) // 2
-    x = np.arange(-r, r + 1, dtype=np.float64)
-    g = np.exp(-(x * x) / (2 * sigma * sigma))
-    g /= g.sum()
-    q = np.floor(g * (1 << f) + 0.5).astype(np.int64)
-    q[r] += (1 << f) - q.sum()
+    """OpenCV's own float Gaussian, quantised as DESIGN §6 says (sum exactly 2**f).
+
+    Independent of hesift's code: the kernel is what ``cv2.GaussianBlur`` applies
+    to a float64 impulse with ``ksize=0`` (OpenCV picks the size from sigma and
+    computes the weights), read back from the blurred impulse; each tap is then
+    rounded half up at 2**f and the centre takes the residue.
+    """
+    import cv2
+
+    n = 2 * int(8 * sigma + 8) + 1
+    impulse = np.zeros((1, n), np.float64)
+    impulse[0, n // 2] = 1.0
+    k = cv2.GaussianBlur(impulse, (0, 1), sigmaX=sigma, sigmaY=0,
+                         borderType=cv2.BORDER_CONSTANT)[0]
+    nz = np.flatnonzero(k)
+    k = k[nz[0]:nz[-1] + 1]
+    q = np.array([math.floor(v * (1 << f) + 0.5) for v in k], dtype=np.int64)
+    q[len(k) // 2] += (1 << f) - int(q.sum())
     return q
 
 
