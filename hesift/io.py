@@ -21,6 +21,13 @@ from typing import Any
 import numpy as np
 
 from hepaillier_core.files import default_mode, replace_durably
+from hesift.errors import (
+    InputError,
+    MissingInputError,
+    SizeRefusedError,
+    UnreadableInputError,
+    WrongKeyError,
+)
 
 from .imagehead import MAX_PIXELS as IMAGEHEAD_MAX_PIXELS
 from .imagehead import ImageHeaderError, check_image
@@ -30,10 +37,6 @@ VERSION = 1
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".pgm", ".ppm")
 # refuse absurd images (decompression bombs) from their header, before decoding
 MAX_PIXELS = IMAGEHEAD_MAX_PIXELS
-
-
-class InputError(ValueError):
-    """Bad user input (file, image, key or parameter); the message is one line."""
 
 
 # --- atomic output -------------------------------------------------------------------
@@ -67,16 +70,17 @@ def atomic_path(path: str | os.PathLike, *, mode: int | None = None) -> Iterator
 # --- images -------------------------------------------------------------------------
 
 
-def _check_input_file(path: str | os.PathLike) -> Path:
+def check_input_file(path: str | os.PathLike) -> Path:
+    """The path of a readable, non-empty input file; MissingInputError / UnreadableInputError."""
     p = Path(path)
     if not p.exists():
-        raise InputError(f"cannot read {str(p)!r}: no such file")
+        raise MissingInputError(f"cannot read {str(p)!r}: no such file")
     if p.is_dir():
-        raise InputError(f"cannot read {str(p)!r}: it is a directory")
+        raise UnreadableInputError(f"cannot read {str(p)!r}: it is a directory")
     if not os.access(p, os.R_OK):
-        raise InputError(f"cannot read {str(p)!r}: permission denied")
+        raise UnreadableInputError(f"cannot read {str(p)!r}: permission denied")
     if p.stat().st_size == 0:
-        raise InputError(f"cannot read {str(p)!r}: the file is empty")
+        raise UnreadableInputError(f"cannot read {str(p)!r}: the file is empty")
     return p
 
 
@@ -88,26 +92,26 @@ def load_image(path: str | os.PathLike, *, grey: bool = False) -> np.ndarray:
     """
     import cv2
 
-    p = _check_input_file(path)
+    p = check_input_file(path)
     data = np.fromfile(p, dtype=np.uint8)
     try:  # size, depth and channels from the header, before any decoding (bombs)
         check_image(data, max_pixels=MAX_PIXELS)
     except ImageHeaderError as e:
-        raise InputError(f"cannot read {str(p)!r}: {e}") from None
+        raise _header_error(p, e) from None
     try:
         a = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
     except cv2.error:  # e.g. OpenCV's own pixel cap (OPENCV_IO_MAX_IMAGE_PIXELS)
         a = None
     if a is None:
-        raise InputError(f"cannot read {str(p)!r}: not an image file OpenCV can decode")
+        raise UnreadableInputError(f"cannot read {str(p)!r}: not an image file OpenCV can decode")
     if a.size == 0 or min(a.shape[:2]) == 0:
-        raise InputError(f"{str(p)!r}: the image is empty")
+        raise UnreadableInputError(f"{str(p)!r}: the image is empty")
     if a.shape[0] * a.shape[1] > MAX_PIXELS:
-        raise InputError(f"{str(p)!r}: {a.shape[1]}x{a.shape[0]} pixels is over the {MAX_PIXELS} limit")
+        raise SizeRefusedError(f"{str(p)!r}: {a.shape[1]}x{a.shape[0]} pixels is over the {MAX_PIXELS} limit")
     if a.dtype == np.uint16:
         a = (a >> 8).astype(np.uint8)
     elif a.dtype != np.uint8:
-        raise InputError(f"{str(p)!r}: unsupported pixel type {a.dtype} (need 8 or 16 bit)")
+        raise UnreadableInputError(f"{str(p)!r}: unsupported pixel type {a.dtype} (need 8 or 16 bit)")
     if a.ndim == 3:
         if a.shape[2] == 1:
             a = a[:, :, 0]
@@ -130,8 +134,14 @@ def image_shape(path: str | os.PathLike) -> tuple[int, int]:
     try:
         h = check_image(head, max_pixels=MAX_PIXELS)
     except ImageHeaderError as e:
-        raise InputError(f"cannot read {str(p)!r}: {e}") from None
+        raise _header_error(p, e) from None
     return h.height, h.width
+
+
+def _header_error(p: Path, e: Exception) -> InputError:
+    if str(e).startswith("image is too large"):
+        return SizeRefusedError(f"{str(p)!r}: {e}")
+    return UnreadableInputError(f"cannot read {str(p)!r}: {e}")
 
 
 def is_grey(a: np.ndarray) -> bool:
@@ -235,32 +245,11 @@ def check_size(
     """
     limit = available_memory() // 2 if limit is None else int(limit)
     if estimate * copies > limit:
-        raise InputError(
+        raise SizeRefusedError(
             f"the encrypted image would take about {human_bytes(estimate)} "
             f"({estimate:,} bytes; {human_bytes(estimate * copies)} while filtering), over the limit of "
             f"{human_bytes(limit)}; use {'' if packed else '--pack, '}a smaller image or --max-memory"
         )
-
-
-DEFAULT_MAX_SECONDS = 3600.0
-
-
-def check_time(seconds: float, limit: float | None = None, *, what: str = "this run") -> None:
-    """Refuse (InputError) when the estimated wall time exceeds ``limit`` seconds
-    (default ``DEFAULT_MAX_SECONDS``; 0 means no limit)."""
-    limit = DEFAULT_MAX_SECONDS if limit is None else float(limit)
-    if limit and seconds > limit:
-        raise InputError(
-            f"{what} would take about {_human_time(seconds)} on this machine, over the limit "
-            f"of {_human_time(limit)}; use a smaller image, --no-upsample, or --max-time "
-            "(seconds, 0 for no limit)"
-        )
-
-
-def _human_time(s: float) -> str:
-    if s >= 3600:
-        return f"{s / 3600:.1f} h"
-    return f"{s / 60:.1f} min" if s >= 60 else f"{s:.0f} s"
 
 
 # --- encrypted container ------------------------------------------------------------
@@ -321,27 +310,29 @@ class EncryptedImage:
         import hepaillier_core as hc
         from hepaillier_core.limits import parse_json, read_npz
 
-        p = _check_input_file(path)
+        p = check_input_file(path)
         try:
             arrays = read_npz(p, what=str(p), dtypes=("|u1",), max_bytes=max_bytes)
             if "meta" not in arrays:
-                raise InputError(f"{str(p)!r} is not a hesift encrypted image (no metadata)")
+                raise UnreadableInputError(f"{str(p)!r} is not a hesift encrypted image (no metadata)")
             meta = parse_json(arrays["meta"].tobytes(), what=f"{str(p)!r} metadata")
             blobs = [arrays[k].tobytes() for k in sorted(f for f in arrays if f.startswith("plane_"))]
         except InputError:
             raise
         except ValueError as e:
-            raise InputError(f"{str(p)!r} is not a hesift encrypted image ({_short(e)})") from None
+            if "over the limit" in str(e):
+                raise SizeRefusedError(f"{str(p)!r}: {_short(e)}") from None
+            raise UnreadableInputError(f"{str(p)!r} is not a hesift encrypted image ({_short(e)})") from None
         if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-            raise InputError(f"{str(p)!r} is not a hesift encrypted image")
+            raise UnreadableInputError(f"{str(p)!r} is not a hesift encrypted image")
         if meta.get("version") != VERSION:
-            raise InputError(f"{str(p)!r}: unsupported container version {meta.get('version')}")
+            raise UnreadableInputError(f"{str(p)!r}: unsupported container version {meta.get('version')}")
         names = meta.get("names", [])
         if (not isinstance(names, list) or not all(isinstance(n, str) for n in names)
                 or len(blobs) != len(names) or not blobs):
-            raise InputError(f"{str(p)!r} is damaged: {len(blobs)} planes for {len(names)} names")
+            raise UnreadableInputError(f"{str(p)!r} is damaged: {len(blobs)} planes for {len(names)} names")
         if public_key is not None and meta.get("fingerprint") != public_key.fingerprint:
-            raise InputError(
+            raise WrongKeyError(
                 f"{str(p)!r} was encrypted under key {meta.get('fingerprint')}, "
                 f"but the key given is {public_key.fingerprint}"
             )
@@ -350,10 +341,10 @@ class EncryptedImage:
             try:
                 planes.append(hc.from_bytes(b, max_bytes=max_bytes))
             except Exception as e:  # the core's own validation of a corrupt blob
-                raise InputError(f"{str(p)!r}: plane {i} is corrupt ({_short(e)})") from None
+                raise UnreadableInputError(f"{str(p)!r}: plane {i} is corrupt ({_short(e)})") from None
         for x in planes:
             if str(x.public_key.fingerprint) != meta.get("fingerprint"):
-                raise InputError(f"{str(p)!r} is damaged: plane key does not match its metadata")
+                raise UnreadableInputError(f"{str(p)!r} is damaged: plane key does not match its metadata")
         return cls(planes, list(names), {k: v for k, v in meta.items() if k not in _RESERVED})
 
 
@@ -384,3 +375,6 @@ def image_to_bytes(a: np.ndarray, suffix: str = ".png") -> bytes:
     if not ok:
         raise InputError(f"could not encode image as {suffix}")
     return buf.tobytes()
+
+
+_check_input_file = check_input_file  # the old private name

@@ -73,17 +73,17 @@ def test_add_list_query_remove(tmp_path, files, capsys):
 def test_errors_are_messages_not_tracebacks(tmp_path, files, capsys):
     d, q = files
     db = tmp_path / "g.sqlite3"
-    assert run("gallery", "query", q, "--db", db, *FAST) == 1
+    assert run("gallery", "query", q, "--db", db, *FAST) == 3  # missing input
     assert "no such gallery" in capsys.readouterr().err
     bad = tmp_path / "notes.png"
     bad.write_text("not an image")
-    assert run("gallery", "add", bad, d / "camera.png", "--db", db, *FAST) == 1
+    assert run("gallery", "add", bad, d / "camera.png", "--db", db, *FAST) == 4  # unreadable
     err = capsys.readouterr().err
     assert "notes.png" in err and "not a readable image" in err
     assert run("gallery", "list", "--db", db) == 0 and "camera" in capsys.readouterr().out
     corrupt = tmp_path / "corrupt.sqlite3"
     corrupt.write_bytes(b"\x00garbage" * 500)
-    assert run("gallery", "list", "--db", corrupt) == 1
+    assert run("gallery", "list", "--db", corrupt) == 7  # the database is unusable
     assert "corrupted" in capsys.readouterr().err
     empty = tmp_path / "empty.sqlite3"
     assert run("gallery", "add", d / "camera.png", "--db", empty, *FAST) == 0
@@ -91,7 +91,7 @@ def test_errors_are_messages_not_tracebacks(tmp_path, files, capsys):
     capsys.readouterr()
     assert run("gallery", "query", q, "--db", empty, *FAST) == 1
     assert "empty" in capsys.readouterr().err
-    assert run("gallery", "add", d / "camera.png", "--db", db, "--key-bits", "512") == 1
+    assert run("gallery", "add", d / "camera.png", "--db", db, "--key-bits", "512") == 2
     assert "not secure" in capsys.readouterr().err
 
 
@@ -105,7 +105,7 @@ def test_match_writes_drawing(tmp_path, files, capsys):
     assert img is not None and img.shape[1] > img.shape[0]
     assert run("match", q, d / "camera.png", *FAST) == 0
     assert "score=" in capsys.readouterr().out
-    assert run("match", q, d / "camera.png", "-o", tmp_path / "x.unknownext", *FAST) == 1
+    assert run("match", q, d / "camera.png", "-o", tmp_path / "x.unknownext", *FAST) == 2
 
 
 def test_register_into_foreign_parser():

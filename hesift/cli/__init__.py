@@ -3,8 +3,10 @@
 ``main`` builds one argparse parser whose subcommands come from the modules
 in :data:`COMMAND_MODULES`; each module has ``register(subparsers)`` and sets
 ``func=handler`` (``handler(args) -> int``) on its parsers.  Expected user
-errors become a single ``hesift: error: ...`` line and a non-zero exit code;
-anything else is a bug and keeps its traceback.
+errors become a single ``hesift: error: ...`` line and the exit code of their
+kind, the same in every command (:mod:`hesift.errors`, docs/cli.md): 2 usage,
+3 missing input, 4 unreadable input, 5 wrong key, 6 refused size, 7 service
+error, 130 interrupted, 1 anything else.  A bug keeps its traceback.
 """
 
 from __future__ import annotations
@@ -18,10 +20,18 @@ import zipfile
 from collections.abc import Sequence
 from typing import Any
 
+from hesift.errors import (
+    EXIT_FAILURE,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_USAGE,
+    exit_code_of,
+)
+
 COMMAND_MODULES = ("keys_cmd", "filters_cmd", "demo_cmd", "sift_cmd", "gallery_cmd", "bench_cmd",
                    "evaluator_cmd")
 
-EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+__all__ = ["EXIT_FAILURE", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_USAGE", "CLIError", "main", "run"]
 
 
 class CLIError(Exception):
@@ -34,6 +44,12 @@ class CLIError(Exception):
 
 def _user_errors() -> tuple[type[BaseException], ...]:
     errors: list[type[BaseException]] = [CLIError, OverflowError, ValueError, zipfile.BadZipFile]
+    try:
+        from hesift.gallery import GalleryError
+
+        errors.append(GalleryError)
+    except ImportError:  # pragma: no cover
+        pass
     return tuple(errors)
 
 
@@ -97,11 +113,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except _user_errors() as e:
         if args.debug:
             raise
-        return _report(e, getattr(e, "code", EXIT_USAGE))
+        code = exit_code_of(e)
+        return _report(e, EXIT_USAGE if code == EXIT_FAILURE else code)
     except OSError as e:
         if args.debug:
             raise
-        return _report(e, EXIT_FAILURE)
+        return _report(e, exit_code_of(e))
 
 
 def console_main() -> None:

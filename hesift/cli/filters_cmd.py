@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from hesift import estimate as E
 from hesift import io as hio
 from hesift.cli import CLIError, add_runtime_options, apply_runtime_options
 from hesift.cli.evaluator_cmd import add_client_options, remote_from_args
@@ -31,6 +32,7 @@ from hesift.cli.keys_cmd import (
     render,
     spinner,
 )
+from hesift.cli.limits import add_limit_options, announce, downscale
 from hesift.filters import registry
 from hesift.filters.registry import COUNTS, IMAGE
 
@@ -140,6 +142,7 @@ def _warn_border(spec: registry.OpSpec, p: dict, encoding: dict) -> None:
 
 def cmd_filter(args: argparse.Namespace) -> int:
     progress = apply_runtime_options(args)
+    hio.check_input_file(args.input)  # a missing input is named before any output complaint
     spec = registry.get(args.op)
     p = op_params(args, progress)
     p["workers"] = args.workers
@@ -152,12 +155,18 @@ def cmd_filter(args: argparse.Namespace) -> int:
 def _evaluator(args: argparse.Namespace, spec: registry.OpSpec, p: dict, remote: Any = None) -> int:
     if Path(args.output).suffix.lower() != ".npz":
         raise CLIError("filtering an encrypted file writes an encrypted file: use -o OUT.npz")
-    if not args.pubkey:
-        raise CLIError("filtering an encrypted file needs the public key: --pubkey pub.json"
-                       + (" (not --key: the evaluator never holds the private key)"
-                          if args.key else ""))
-    pub = load_public(args.pubkey)
+    if args.key:
+        raise CLIError("filtering an encrypted file is the evaluator's step: it takes no private "
+                       "key (drop --key; the file carries its public key, --pubkey only checks it)")
+    pub = load_public(args.pubkey) if args.pubkey else None  # optional: the file carries n
     enc = hio.EncryptedImage.load(args.input, pub)
+    r = int(spec.radius(p))
+    n_ct = sum(int(np.prod(x.data.shape[:-1])) for x in enc.planes)
+    announce(E.estimate_evaluator(n_ct, key_bits=int(enc.public_key.bits),
+                                  taps=r + 1 if r else 0, passes=2 if r else 0,
+                                  outputs=len(spec.suffixes), workers=args.workers,
+                                  what=f"{spec.name} on {n_ct} ciphertexts (evaluator)"),
+             args, can_downscale=False)
     t0 = time.perf_counter()
     out = evaluate(spec, enc, p, remote)
     out.save(args.output)
@@ -195,20 +204,28 @@ def _one_shot(args: argparse.Namespace, spec: registry.OpSpec, p: dict, progress
     if args.pubkey:
         raise CLIError("a plain image needs the key owner: give --key key.json or --key-bits N")
     times: dict[str, float] = {}
-    img = hio.load_image(args.input, grey=args.grey or spec.kind == COUNTS)
+    timer = E.Timer()
+    img = downscale(hio.load_image(args.input, grey=args.grey or spec.kind == COUNTS), args,
+                    spec.name)
     pad, bits, binary = plan_encoding(spec, p)
     if binary:
         from hesift.filters import binarize
 
         img = binarize(img, args.threshold)
     chans = 1 if img.ndim == 2 else 3
-    key_bits = args.key_bits
+    priv = load_private(args.key) if args.key else None
+    key_bits = int(priv.public_key.bits) if priv is not None else args.key_bits
     est = hio.estimate_ciphertext_bytes(img.shape[0], img.shape[1], chans, key_bits=key_bits,
                                         pack=args.pack, bits_per_slot=bits, pad=pad)
     hio.check_size(est, args.max_memory, packed=args.pack)
+    fast = bool(getattr(priv.public_key, "fast_decrypt", False) if priv is not None
+                else getattr(args, "fast_decrypt", False))
+    cost = estimate_one_shot(spec, p, img.shape[0], img.shape[1], chans, key_bits=key_bits,
+                             bits=bits, pad=pad, pack=args.pack, fresh_key=priv is None,
+                             fast_decrypt=fast, workers=args.workers)
+    announce(cost, args)
     t = time.perf_counter()
-    if args.key:
-        priv = load_private(args.key)
+    if priv is not None:
         pub = priv.public_key
     else:
         pub, priv = make_keypair(key_bits, args.insecure, progress, args.fast_decrypt)
@@ -239,7 +256,9 @@ def _one_shot(args: argparse.Namespace, spec: registry.OpSpec, p: dict, progress
         hio.save_image(args.output, pic)
     info = {"op": spec.name, "input": args.input, "output": args.output,
             "shape": list(img.shape), "key_bits": int(pub.bits), "packed": args.pack,
-            "ciphertext_bytes": enc.nbytes(), "seconds": {k: round(v, 3) for k, v in times.items()}}
+            "ciphertext_bytes": enc.nbytes(), "seconds": {k: round(v, 3) for k, v in times.items()},
+            "estimate": cost.to_dict(), "wall_seconds": round(timer.wall(), 3),
+            "cpu_seconds": round(timer.cpu(), 3)}
     if remote is not None:
         info["evaluator"] = remote.url
         info["bytes_up"], info["bytes_down"] = remote.stats["bytes_up"], remote.stats["bytes_down"]
@@ -249,7 +268,23 @@ def _one_shot(args: argparse.Namespace, spec: registry.OpSpec, p: dict, progress
         total = sum(times.values())
         print(f"{spec.name}: wrote {args.output} in {total:.1f}s "
               + " ".join(f"{k} {v:.1f}s" for k, v in times.items()), file=sys.stderr)
+    print(f"hesift: {spec.name}: {cost.versus(timer.wall())}", file=sys.stderr)
     return 0
+
+
+def estimate_one_shot(spec: registry.OpSpec, p: dict, height: int, width: int, channels: int, *,
+                      key_bits: int, bits: int, pad: int, pack: bool = True,
+                      fresh_key: bool = True, fast_decrypt: bool = False,
+                      workers: int | None = None) -> E.Estimate:
+    """The cost model's estimate of a one-shot filter (keygen, encrypt, filter, decrypt)."""
+    r = int(spec.radius(p))
+    taps, passes = (r + 1, 2) if r else (0, 0)  # symmetric taps share an exponentiation
+    rounds = max(1, len(spec.stages)) if spec.kind == COUNTS else 1
+    return E.estimate_filter(height, width, channels, key_bits=key_bits, taps=taps,
+                             passes=passes, outputs=len(spec.suffixes), bits_per_slot=bits,
+                             pad=pad, pack=pack, rounds=rounds, fresh_key=fresh_key,
+                             fast_decrypt=fast_decrypt, workers=workers, what=f"{spec.name} on {width}x{height}"
+                             + (f"x{channels}" if channels > 1 else ""))
 
 
 def _as_evaluator_sees(enc: hio.EncryptedImage, pub: Any) -> hio.EncryptedImage:
@@ -271,7 +306,8 @@ def register(sub: Any) -> None:
     p.add_argument("op", choices=list(registry.OPS), metavar="OP", help=f"one of: {ops}")
     p.add_argument("input", help="encrypted file (.npz) or picture")
     p.add_argument("-o", "--output", required=True, help="out.npz (evaluator) or out.png")
-    p.add_argument("--pubkey", help="public key (evaluator on an encrypted file)")
+    p.add_argument("--pubkey", help="evaluator on an encrypted file: check it was encrypted "
+                                    "under this public key (optional: the file carries it)")
     p.add_argument("--key", help="private key (one-shot on a picture; default: a fresh key)")
     p.add_argument("--key-bits", type=int, default=2048, help="one-shot: fresh key size (2048)")
     p.add_argument("--insecure", action="store_true", help="allow toy key sizes (tests only)")
@@ -294,5 +330,6 @@ def register(sub: Any) -> None:
     g.add_argument("--frac-bits", type=int, help="fixed-point bits of quantised taps (auto)")
     add_memory_option(p)
     add_client_options(p)
+    add_limit_options(p)
     add_runtime_options(p)
     p.set_defaults(func=cmd_filter)

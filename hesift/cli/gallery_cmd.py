@@ -2,8 +2,9 @@
 
 ``register(subparsers)`` adds the parsers to the main ``hesift`` command; each
 sets ``func(args) -> exit code``.  ``main(argv)`` runs them stand-alone.
-Exit codes: 0 success, 1 a user-facing error (bad image, corrupt gallery,
-nothing found), 2 usage error.
+Exit codes are the table of :mod:`hesift.errors` shared by every command
+(docs/cli.md): 3 missing input, 4 unreadable input, 6 refused size, 7 the
+gallery database is unavailable, 130 interrupted, 1 nothing found.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from hesift.gallery.store import db_exists, db_label
+from hesift.errors import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_USAGE, exit_code_of
+from hesift.gallery.store import db_exists, db_label, is_database_url
 
 __all__ = ["DEFAULT_DB", "main", "register"]
 
@@ -24,9 +26,9 @@ DEFAULT_DB = "hesift_gallery.sqlite3"
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp", ".pgm", ".ppm"}
 
 
-def _err(msg: str) -> int:
-    print(f"hesift: error: {msg}", file=sys.stderr)
-    return 1
+def _err(msg: str, code: int = EXIT_FAILURE) -> int:
+    print(f"hesift: error: {' '.join(str(msg).split())}", file=sys.stderr)
+    return code
 
 
 def _extractor(args: argparse.Namespace):
@@ -38,7 +40,7 @@ def _extractor(args: argparse.Namespace):
         return ReferenceExtractor()
     from hesift.cli.evaluator_cmd import remote_from_args
 
-    return HESIFTExtractor(args.key_bits, insecure=args.insecure_key,
+    return HESIFTExtractor(args.key_bits, insecure=args.insecure,
                            fast_decrypt=getattr(args, "fast_decrypt", False),
                            progress=getattr(args, "verbose_progress", False),
                            evaluator=remote_from_args(args))
@@ -62,33 +64,102 @@ def _expand(paths: Sequence[str]) -> list[Path]:
     return out
 
 
+def _image_sizes(files: Sequence[Path]) -> tuple[list[tuple[Path, int, int]], list[Exception]]:
+    """(path, height, width) of every decodable file; the errors of the others (reported)."""
+    from hesift.gallery import ImageError, load_image
+
+    ok, bad = [], []
+    for f in files:
+        try:
+            h, w = load_image(f).shape[:2]
+        except (ImageError, OSError) as exc:
+            bad.append(exc)
+            print(f"skipped {f}: {exc}", file=sys.stderr)
+            continue
+        ok.append((f, int(h), int(w)))
+    return ok, bad
+
+
+def _estimate_images(args: argparse.Namespace, sizes: Sequence[tuple[int, int]],
+                     max_side: int | None, what: str, fresh_key: bool = True):
+    """The cost model's estimate of encrypted feature extraction for ``sizes`` (None for
+    --plaintext), printed, and refused above --max-time / --max-memory."""
+    if args.plaintext or not sizes:
+        return None
+    from hesift import estimate as E
+    from hesift.cli.limits import announce
+
+    total = None
+    for i, (h, w) in enumerate(sizes):
+        e = E.estimate_gallery_add(h, w, key_bits=args.key_bits, max_side=max_side,
+                                   fresh_key=fresh_key and i == 0,
+                                   fast_decrypt=bool(getattr(args, "fast_decrypt", False)),
+                                   what=f"{what} ({len(sizes)} image{'s' if len(sizes) > 1 else ''})")
+        total = e if total is None else total + e
+    announce(total, args)
+    return total
+
+
 def _gallery_add(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
+    from hesift import estimate as E
     from hesift.gallery import ImageError
     from hesift.remote.client import RemoteError
 
     files = _expand(args.paths)
     if not files:
-        return _err("no image files given")
-    gallery = _open(args)
-    failures = 0
-    bar = tqdm(files, unit="img", desc="adding", disable=args.quiet or None, file=sys.stderr)
-    for f in bar:
-        bar.set_postfix_str(f.name[:30])
+        return _err("no image files given", EXIT_USAGE)
+    sized, failures = _image_sizes(files)  # before the gallery file is created
+    if not sized:
+        return _err(f"none of the {len(files)} file(s) is a readable image; the gallery was "
+                    "not created or changed", exit_code_of(failures[0]))
+    created = not db_exists(args.db)
+    timer = E.Timer()
+    gallery = None
+    try:
+        gallery = _open(args)
+        cost = _estimate_images(args, [(h, w) for _, h, w in sized], gallery.max_side,
+                                "gallery add")
+        bar = tqdm(sized, unit="img", desc="adding", disable=args.quiet or None, file=sys.stderr)
+        for f, _h, _w in bar:
+            bar.set_postfix_str(f.name[:30])
+            try:
+                e = gallery.add(f)
+            except RemoteError:
+                raise  # the evaluator service is gone: stop instead of skipping every image
+            except (ImageError, OSError) as exc:
+                failures.append(exc)
+                tqdm.write(f"skipped {f}: {exc}", file=sys.stderr)
+                continue
+            if not args.quiet:
+                what = "added" if e.added else "already in gallery as"
+                tqdm.write(f"{what} {e.name} ({e.num_features} features)")
+        print(f"{len(gallery)} images in {gallery.path}")
+        if cost is not None:
+            print(f"hesift: gallery add: {cost.versus(timer.wall())}", file=sys.stderr)
+    finally:
+        if created and not is_database_url(args.db):
+            _drop_if_empty(Path(args.db), gallery)
+    if failures:
+        return exit_code_of(failures[0])
+    return 0
+
+
+def _drop_if_empty(path: Path, gallery) -> None:
+    """A gallery file this command created but filled with nothing is removed again."""
+    try:
+        empty = gallery is None or len(gallery) == 0
+    except Exception:
+        empty = False
+    if not empty:
+        return
+    for p in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm"),
+              path.with_name(path.name + "-journal")):
         try:
-            e = gallery.add(f)
-        except RemoteError:
-            raise  # the evaluator service is gone: stop instead of skipping every image
-        except (ImageError, OSError) as exc:
-            failures += 1
-            tqdm.write(f"skipped {f}: {exc}", file=sys.stderr)
-            continue
-        if not args.quiet:
-            what = "added" if e.added else "already in gallery as"
-            tqdm.write(f"{what} {e.name} ({e.num_features} features)")
-    print(f"{len(gallery)} images in {gallery.path}")
-    return 1 if failures else 0
+            p.unlink()
+        except FileNotFoundError:
+            pass
 
 
 def _gallery_list(args: argparse.Namespace) -> int:
@@ -108,10 +179,11 @@ def _gallery_list(args: argparse.Namespace) -> int:
 
 
 def _gallery_remove(args: argparse.Namespace) -> int:
+    from hesift.errors import EXIT_MISSING
     from hesift.gallery import Gallery
 
     if not db_exists(args.db):
-        return _err(f"{db_label(args.db)}: no such gallery")
+        return _err(f"{db_label(args.db)}: no such gallery", EXIT_MISSING)
     gallery = Gallery(args.db)
     missing = [n for n in args.names if not gallery.remove(n)]
     for n in missing:
@@ -124,14 +196,20 @@ def _gallery_query(args: argparse.Namespace) -> int:
         from hesift.cli.private_cmd import private_query
 
         return private_query(args)
+    from hesift.errors import EXIT_MISSING
+    from hesift.gallery import load_image
+
+    img = load_image(args.image)  # a missing or unreadable query is named first
     if not db_exists(args.db):
-        return _err(f"{db_label(args.db)}: no such gallery (add images with 'hesift gallery add')")
+        return _err(f"{db_label(args.db)}: no such gallery (add images with 'hesift gallery add')",
+                    EXIT_MISSING)
     gallery = _open(args)
     if len(gallery) == 0:
         if args.json:
             print("[]")
         return _err("the gallery is empty; add images first")
-    results = gallery.query(args.image, k=args.top)
+    _estimate_images(args, [img.shape[:2]], gallery.max_side, "gallery query")
+    results = gallery.query(img, k=args.top)
     if args.json:
         print(json.dumps([r.to_dict() for r in results], indent=2))
         return 0
@@ -144,15 +222,19 @@ def _gallery_query(args: argparse.Namespace) -> int:
 def _match(args: argparse.Namespace) -> int:
     import cv2
 
+    from hesift.gallery import load_image
     from hesift.gallery.gallery import DEFAULT_MAX_SIDE, extract_features
     from hesift.gallery.images import resize_max_side
     from hesift.matching import draw_matches, match
 
+    ia, ib = load_image(args.a), load_image(args.b)  # missing/unreadable inputs first
     if args.output and not cv2.haveImageWriter(str(args.output)):
-        return _err(f"cannot write {args.output}: use an image extension such as .png or .jpg")
-    ext = _extractor(args)  # one key pair for both images
+        return _err(f"cannot write {args.output}: use an image extension such as .png or .jpg",
+                    EXIT_USAGE)
     side = DEFAULT_MAX_SIDE if args.max_side is None else args.max_side
-    fa, fb = extract_features(args.a, ext, side), extract_features(args.b, ext, side)
+    _estimate_images(args, [ia.shape[:2], ib.shape[:2]], side, "match")
+    ext = _extractor(args)  # one key pair for both images
+    fa, fb = extract_features(ia, ext, side), extract_features(ib, ext, side)
     res = match(fa.descriptors, fb.descriptors, fa.keypoints, fb.keypoints,
                 ratio=args.ratio, ransac=not args.no_ransac)
     if args.output:
@@ -201,22 +283,23 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _guard(func):
-    """Turn the errors a user can cause into a message and exit code 1."""
+    """Turn the errors a user can cause into a message and the exit code of their kind."""
 
     def run(args: argparse.Namespace) -> int:
         from hesift.cli import CLIError
-        from hesift.gallery import GalleryError, ImageError
+        from hesift.gallery import GalleryError
         from hesift.remote.client import RemoteError
 
         try:
             return func(args)
-        except (GalleryError, ImageError, FileNotFoundError, PermissionError, RemoteError,
-                CLIError) as e:
-            return _err(str(e))
+        except (GalleryError, FileNotFoundError, PermissionError, RemoteError, CLIError) as e:
+            return _err(str(e), exit_code_of(e))
         except ValueError as e:
-            return _err(str(e))
+            code = exit_code_of(e)
+            return _err(str(e), EXIT_USAGE if code == EXIT_FAILURE else code)
         except KeyboardInterrupt:
-            return 130
+            print("hesift: interrupted", file=sys.stderr)
+            return EXIT_INTERRUPTED
 
     return run
 
@@ -231,8 +314,10 @@ def _common(p: argparse.ArgumentParser, *, db: bool = True, features: bool = Tru
 
         p.add_argument("--key-bits", type=int, default=2048,
                        help="Paillier key size for HESIFT (default %(default)s)")
-        p.add_argument("--insecure-key", action="store_true",
+        p.add_argument("--insecure", action="store_true",
                        help="allow keys under 2048 bits (tests and demos only)")
+        p.add_argument("--insecure-key", dest="insecure", action="store_true",
+                       default=argparse.SUPPRESS, help=argparse.SUPPRESS)  # the old name
         from hesift.cli.keys_cmd import add_fast_decrypt_flag
 
         add_fast_decrypt_flag(p)
@@ -246,6 +331,14 @@ def _common(p: argparse.ArgumentParser, *, db: bool = True, features: bool = Tru
                             f"the gallery's own setting; {DEFAULT_MAX_SIDE} for a new gallery)")
 
 
+def _limits(p: argparse.ArgumentParser) -> None:
+    from hesift.cli.keys_cmd import add_memory_option
+    from hesift.cli.limits import add_limit_options
+
+    add_memory_option(p)
+    add_limit_options(p, side=False)  # --max-side is the gallery's own downscale (above)
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``gallery``, ``match`` and ``serve`` to the ``hesift`` command."""
     g = subparsers.add_parser("gallery", help="manage an image gallery and query it")
@@ -256,6 +349,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("paths", nargs="+", metavar="PATH")
     p.add_argument("-q", "--quiet", action="store_true")
     _common(p)
+    _limits(p)
     p.set_defaults(func=_guard(_gallery_add))
 
     p = gsub.add_parser("list", help="list the gallery's images")
@@ -276,6 +370,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     from hesift.cli.private_cmd import add_query_options, add_serve_options
 
     add_query_options(p)
+    _limits(p)
     p.set_defaults(func=_guard(_gallery_query))
 
     p = subparsers.add_parser("match", help="match two images and draw the matches")
@@ -286,6 +381,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--no-ransac", action="store_true", help="skip homography verification")
     p.add_argument("--json", action="store_true")
     _common(p, db=False)
+    _limits(p)
     p.set_defaults(func=_guard(_match))
 
     p = subparsers.add_parser("serve", help="run the web page (upload, top-5 retrieval)")

@@ -20,6 +20,7 @@ import numpy as np
 
 from hesift import io as hio
 from hesift.cli import CLIError, add_runtime_options, apply_runtime_options
+from hesift.errors import UnreadableInputError, WrongKeyError
 
 KEY_SIZES = (2048, 3072, 4096)  # 1024 and below need --insecure
 DEFAULT_PAD = 8
@@ -70,8 +71,8 @@ def load_private(path: str) -> Any:
         return hc.PrivateKey.load(path)
     except ValueError as e:
         if "public" in str(e):
-            raise CLIError(f"{path} is a public key; this step needs the private key") from None
-        raise CLIError(str(e)) from None
+            raise WrongKeyError(f"{path} is a public key; this step needs the private key") from None
+        raise UnreadableInputError(str(e)) from None
 
 
 def load_public(path: str) -> Any:
@@ -82,11 +83,11 @@ def load_public(path: str) -> Any:
         return hc.PublicKey.load(path)
     except ValueError as e:
         if "private" in str(e):
-            raise CLIError(
+            raise WrongKeyError(
                 f"{path} is a private key; the evaluator takes only the public key "
                 f"({public_key_path(path).name})"
             ) from None
-        raise CLIError(str(e)) from None
+        raise UnreadableInputError(str(e)) from None
 
 
 def add_fast_decrypt_flag(p: argparse.ArgumentParser) -> None:
@@ -103,9 +104,9 @@ def make_keypair(bits: int, insecure: bool, progress: bool,
     import hepaillier_core as hc
 
     if bits not in KEY_SIZES and not insecure:
-        raise CLIError(f"--bits must be one of {KEY_SIZES} (smaller sizes need --insecure)")
+        raise CLIError(f"--key-bits must be one of {KEY_SIZES} (smaller sizes need --insecure)")
     if insecure and not 256 <= bits <= 4096:
-        raise CLIError(f"--bits must be in 256..4096, got {bits}")
+        raise CLIError(f"--key-bits must be in 256..4096, got {bits}")
     with spinner(f"generating a {bits}-bit key", progress):
         return hc.generate_keypair(bits, insecure=insecure or bits not in KEY_SIZES,
                                    fast_decrypt=fast_decrypt)
@@ -222,6 +223,7 @@ def cmd_keygen(args: argparse.Namespace) -> int:
 
 def cmd_encrypt(args: argparse.Namespace) -> int:
     progress = apply_runtime_options(args)
+    hio.check_input_file(args.image)  # a missing input is named before any output complaint
     _check_output(args.output, (".npz",))
     priv = load_private(args.key)
     img = hio.load_image(args.image, grey=args.grey or args.binary)
@@ -231,6 +233,15 @@ def cmd_encrypt(args: argparse.Namespace) -> int:
         img = binarize(img, args.threshold)
     if args.pad < 0 or args.pad > 64:
         raise CLIError(f"--pad must be in 0..64, got {args.pad}")
+    from hesift import estimate as E
+    from hesift.cli.limits import announce
+
+    cost = E.estimate_encrypt(img.shape[0], img.shape[1], 1 if img.ndim == 2 else 3,
+                              key_bits=int(priv.public_key.bits),
+                              bits_per_slot=BINARY_SLOT_BITS if args.binary else args.bits_per_slot,
+                              pad=args.pad, pack=args.pack, workers=args.workers,
+                              what=f"encrypting {img.shape[1]}x{img.shape[0]}")
+    announce(cost, args, can_downscale=False)
     t0 = time.perf_counter()
     enc = encrypt_image(
         priv, img, pack=args.pack, pad=args.pad,
@@ -257,9 +268,17 @@ def cmd_encrypt(args: argparse.Namespace) -> int:
 def cmd_decrypt(args: argparse.Namespace) -> int:
     progress = apply_runtime_options(args)
     suffix = Path(args.output).suffix.lower()
+    hio.check_input_file(args.input)
     _check_output(args.output, hio.IMAGE_SUFFIXES + (".npy", ".npz"))
     priv = load_private(args.key)
     enc = hio.EncryptedImage.load(args.input, priv.public_key)
+    from hesift import estimate as E
+    from hesift.cli.limits import announce
+
+    n_ct = sum(int(np.prod(p.data.shape[:-1])) for p in enc.planes)
+    announce(E.estimate_decrypt(n_ct, key_bits=int(priv.public_key.bits), workers=args.workers,
+                                fast_decrypt=bool(getattr(priv.public_key, "fast_decrypt", False)),
+                                what=f"decrypting {n_ct} ciphertexts"), args, can_downscale=False)
     t0 = time.perf_counter()
     pending = list(enc.meta.get("pending", []))
     if suffix == ".npz":
@@ -335,7 +354,10 @@ def add_memory_option(p: argparse.ArgumentParser) -> None:
 def register(sub: Any) -> None:
     """Add keygen, encrypt and decrypt."""
     p = sub.add_parser("keygen", help="generate a key pair (private 0600 + public beside it)")
-    p.add_argument("--bits", type=int, default=2048, help="modulus size (default 2048)")
+    p.add_argument("--key-bits", dest="bits", type=int, default=2048,
+                   help="modulus size in bits (default 2048)")
+    p.add_argument("--bits", dest="bits", type=int, default=argparse.SUPPRESS,
+                   help=argparse.SUPPRESS)  # the old name, kept as a hidden alias
     p.add_argument("-o", "--output", required=True, help="private key file, e.g. key.json")
     p.add_argument("--pubkey-output", help="public key file (default: KEY.pub.json)")
     p.add_argument("--insecure", action="store_true", help="allow toy key sizes (tests only)")
@@ -359,6 +381,7 @@ def register(sub: Any) -> None:
     p.add_argument("--bits-per-slot", type=int, default=DEFAULT_SLOT_BITS,
                    help=f"packed: slot width in bits (default {DEFAULT_SLOT_BITS})")
     add_memory_option(p)
+    _limit_options(p)
     add_runtime_options(p)
     p.set_defaults(func=cmd_encrypt)
 
@@ -368,5 +391,12 @@ def register(sub: Any) -> None:
                    help="picture (.png, .jpg, ...), float values (.npy), or .npz to re-encrypt "
                         "a thresholded morphology pass")
     p.add_argument("--key", required=True, help="private key")
+    _limit_options(p)
     add_runtime_options(p)
     p.set_defaults(func=cmd_decrypt)
+
+
+def _limit_options(p: argparse.ArgumentParser) -> None:
+    from hesift.cli.limits import add_limit_options
+
+    add_limit_options(p, side=False)

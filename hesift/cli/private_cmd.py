@@ -36,7 +36,7 @@ def client_from_args(url: str, args: argparse.Namespace):
         from hesift.cli.gallery_cmd import _extractor
 
         extractor = _extractor(args)
-    return PrivateClient(url, key_bits=args.key_bits, insecure=args.insecure_key,
+    return PrivateClient(url, key_bits=args.key_bits, insecure=args.insecure,
                          extractor=extractor)
 
 
@@ -44,9 +44,9 @@ def private_query(args: argparse.Namespace) -> int:
     from hesift.cli.gallery_cmd import _err
 
     if not args.server or not args.private:
-        return _err("a remote gallery is queried only privately: give --server URL --private")
+        return _err("a remote gallery is queried only privately: give --server URL --private", 2)
     if args.top < 1:
-        return _err("--top must be at least 1")
+        return _err("--top must be at least 1", 2)
     client = client_from_args(args.server, args)
     results = client.query(args.image, k=args.top, fetch=not args.no_fetch)
     if args.json:

@@ -1,8 +1,10 @@
 """``hesift sift IMG``: HESIFT on a picture, both parties in one process.
 
 The evaluator object gets only the public key and ciphertexts; the key
-owner decrypts the DoG levels and finishes the features.  ``--reference``
-runs the identical plaintext pipeline instead (no keys, same output).
+owner decrypts the DoG levels and finishes the features.  ``--plaintext``
+runs the identical plaintext pipeline instead (no keys, same output).  The
+cost model's estimate is printed first; work over --max-time / --max-memory
+is refused, and --max-side N downscales the picture first.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ import numpy as np
 
 from hesift.cli import CLIError, add_runtime_options, apply_runtime_options
 from hesift.cli.evaluator_cmd import add_client_options, remote_from_args
+from hesift.cli.keys_cmd import add_memory_option
+from hesift.cli.limits import add_limit_options, announce, downscale
 
 DEFAULT_KEY_BITS = 2048
 
@@ -39,37 +43,34 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     from hesift.cli.keys_cmd import add_fast_decrypt_flag
 
     add_fast_decrypt_flag(p)
-    p.add_argument("--reference", action="store_true",
-                   help="run the identical plaintext pipeline (no encryption)")
+    p.add_argument("--plaintext", dest="reference", action="store_true",
+                   help="run the identical plaintext pipeline (no encryption, NO privacy)")
+    p.add_argument("--reference", dest="reference", action="store_true",
+                   default=argparse.SUPPRESS, help=argparse.SUPPRESS)  # the old name
     p.add_argument("--nfeatures", type=int, default=0)
     p.add_argument("--n-octave-layers", type=int, default=3)
     p.add_argument("--contrast-threshold", type=float, default=0.04)
     p.add_argument("--edge-threshold", type=float, default=10.0)
     p.add_argument("--sigma", type=float, default=1.6)
     p.add_argument("--no-upsample", action="store_true", help="skip the x2 up-sampled octave")
-    from hesift.cli.keys_cmd import add_memory_option
-
-    add_memory_option(p)
-    p.add_argument("--max-time", type=float, default=None, metavar="SECONDS",
-                   help="refuse runs estimated to take longer (default 3600; 0: no limit)")
     add_client_options(p)
+    add_memory_option(p)
+    add_limit_options(p)
     add_runtime_options(p)
     p.set_defaults(func=cmd_sift)
 
 
-def _check_cost(args: argparse.Namespace, shape, params, priv=None) -> float | None:
-    """Refuse before the work: memory from the octave plans (no key needed), then time
-    from the count of decryptions and one decryption timed on the key."""
-    from hesift import io as hio
-    from hesift.sift.cost import default_workers, sift_cost, unit_costs
+def _estimate(args: argparse.Namespace, shape: tuple[int, int], params):
+    """The cost model's estimate of HESIFT on a ``shape`` grey image, printed, and refused
+    over --max-time / --max-memory (called with the header's shape, before decoding)."""
+    from hesift import estimate as E
 
-    cost = sift_cost(shape, params, args.key_bits)
-    if priv is None:
-        hio.check_size(cost.peak_bytes, args.max_memory, copies=1, packed=True)
-        return None
-    secs = cost.seconds(unit_costs(priv), default_workers(args.workers))
-    hio.check_time(secs, args.max_time, what=f"HESIFT on {shape[1]}x{shape[0]} pixels")
-    return secs
+    h, w = shape
+    cost = E.estimate_sift(h, w, key_bits=args.key_bits, params=params, workers=args.workers,
+                           fast_decrypt=bool(getattr(args, "fast_decrypt", False)),
+                           what=f"HESIFT on {w}x{h}")
+    announce(cost, args)
+    return cost
 
 
 def _save(path: str, img: np.ndarray) -> None:
@@ -79,6 +80,7 @@ def _save(path: str, img: np.ndarray) -> None:
 
 
 def cmd_sift(args: argparse.Namespace) -> int:
+    from hesift import estimate as E
     from hesift import io as hio
     from hesift.cli.keys_cmd import emit_json, make_keypair
     from hesift.sift import pictures
@@ -87,22 +89,24 @@ def cmd_sift(args: argparse.Namespace) -> int:
     from hesift.sift.reference import run_reference
 
     progress = apply_runtime_options(args)
+    timer = E.Timer()
     try:
         params = SiftParams(args.nfeatures, args.n_octave_layers, args.contrast_threshold,
                             args.edge_threshold, args.sigma, not args.no_upsample)
     except ValueError as e:
         raise CLIError(str(e)) from None
-    if not args.reference:  # memory from the header, before decoding the picture
-        _check_cost(args, hio.image_shape(args.image), params)
-    grey = to_grey(hio.load_image(args.image, grey=True))
     if args.reference and args.encrypted_view:
-        raise CLIError("--encrypted-view needs an encrypted run (drop --reference)")
+        raise CLIError("--encrypted-view needs an encrypted run (drop --plaintext)")
     if args.reference and args.evaluator:
-        raise CLIError("--evaluator needs an encrypted run (drop --reference)")
+        raise CLIError("--evaluator needs an encrypted run (drop --plaintext)")
     remote = remote_from_args(args)
+    cost = None
+    if not args.reference:  # time and memory from the header, before decoding the picture
+        h, w = E.scaled_size(*hio.image_shape(args.image), getattr(args, "max_side", None))
+        cost = _estimate(args, (h, w), params)
+    grey = downscale(to_grey(hio.load_image(args.image, grey=True)), args, "sift")
     t0 = time.perf_counter()
     stats: dict = {}
-    estimate = None
     if args.reference:
         kps, dogs = run_reference(grey, params, keep_dogs=True)
         enc_dogs = []
@@ -110,7 +114,6 @@ def cmd_sift(args: argparse.Namespace) -> int:
         from hesift.sift.protocol import run_local
 
         keys = make_keypair(args.key_bits, args.insecure, progress, args.fast_decrypt)
-        estimate = _check_cost(args, grey.shape, params, keys[1])
         kps = run_local(grey, params, keys, workers=args.workers, progress=progress, stats=stats,
                         owner_kwargs={"keep_levels": bool(args.dog or args.encrypted_view)},
                         evaluator=remote)
@@ -138,8 +141,11 @@ def cmd_sift(args: argparse.Namespace) -> int:
         "encrypted": not args.reference,
         "key_bits": None if args.reference else args.key_bits,
         "seconds": round(seconds, 3),
-        "estimate_seconds": None if estimate is None else round(estimate, 1),
+        "estimate_seconds": None if cost is None else round(cost.seconds, 1),
         "timings": {k: round(v, 3) for k, v in stats.items() if isinstance(v, float)},
+        "estimate": cost.to_dict() if cost is not None else None,
+        "wall_seconds": round(timer.wall(), 3),
+        "cpu_seconds": round(timer.cpu(), 3),
     }
     if remote is not None:
         summary["evaluator"] = remote.url
@@ -154,4 +160,6 @@ def cmd_sift(args: argparse.Namespace) -> int:
         print(f"{args.image}: {len(kps)} keypoints ({mode}, {seconds:.1f} s)", file=sys.stdout)
         for k, v in summary["timings"].items():
             print(f"  {k:>10}: {v:.2f} s")
+    if cost is not None:
+        print(f"hesift: sift: {cost.versus(timer.wall())}", file=sys.stderr)
     return 0

@@ -14,6 +14,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from hesift.errors import EXIT_MISSING, EXIT_REFUSED, UnreadableInputError
 from hesift.imagehead import ImageHeaderError, check_image
 
 __all__ = [
@@ -31,8 +32,20 @@ __all__ = [
 MAX_PIXELS = 64_000_000
 
 
-class ImageError(ValueError):
-    """The input is not an image we can read."""
+class ImageError(UnreadableInputError):
+    """The input is not an image we can read (exit code 4 in the CLI)."""
+
+
+class ImageMissingError(ImageError):
+    """The image file does not exist (exit code 3)."""
+
+    exit_code = EXIT_MISSING
+
+
+class ImageTooLargeError(ImageError):
+    """The image has more pixels than we decode (exit code 6)."""
+
+    exit_code = EXIT_REFUSED
 
 
 _UNREADABLE = "is not a readable image (PNG, JPEG, TIFF, BMP, WebP ...)"
@@ -43,6 +56,8 @@ def _check_pixels(data: bytes, what: str) -> None:
     try:
         check_image(data, max_pixels=MAX_PIXELS)
     except ImageHeaderError as e:
+        if str(e).startswith("image is too large"):
+            raise ImageTooLargeError(str(e)) from None
         msg = f"{what} {_UNREADABLE}" if str(e).startswith("not an image") else str(e)
         raise ImageError(msg) from None
 
@@ -94,7 +109,7 @@ def load_image(image: str | os.PathLike | bytes | np.ndarray) -> np.ndarray:
     if isinstance(image, (str, os.PathLike)):
         p = Path(image)
         if not p.is_file():
-            raise ImageError(f"{p}: no such file")
+            raise ImageMissingError(f"{p}: no such file")
         return _decode(p.read_bytes(), str(p))
     raise ImageError(f"cannot read an image from {type(image).__name__}")
 

@@ -210,6 +210,8 @@ class _Conn:
 class GalleryError(RuntimeError):
     """The gallery file is unusable (corrupt, not a gallery, wrong features) or an op failed."""
 
+    exit_code = 7  # hesift.errors.EXIT_SERVICE: the gallery database is unavailable
+
 
 @dataclass(frozen=True)
 class Entry:

@@ -30,6 +30,8 @@ RETRYABLE_ERRORS = (ConnectionResetError, ConnectionAbortedError, BrokenPipeErro
 class RemoteError(OSError):
     """The evaluator service answered with an error (``status``, one-line ``reason``)."""
 
+    exit_code = 7  # hesift.errors.EXIT_SERVICE
+
     def __init__(self, message: str, status: int | None = None) -> None:
         super().__init__(message)
         self.status = status

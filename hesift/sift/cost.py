@@ -6,25 +6,19 @@ number of decryptions is (levels - 1) DoG levels x logical rows x ciphertexts
 per row (it matches ``benchmarks.sift_cost`` exactly: 12960 / 41120 / 148640
 at 128² / 256² / 512²); the evaluator's products are, per blurred level and
 output ciphertext, two passes of (taps + 14) modular products (the taps plus
-the squarings of their ~13-bit exponents).  Time is those counts times the
-cost of one decryption and one product measured on the key itself, divided by
-the workers, plus a fixed overhead per octave.  ``hesift sift --json`` reports
-the estimate beside the measured time.
+the squarings of their ~13-bit exponents).  :func:`hesift.estimate.estimate_sift`
+turns these counts into time and memory with the product cost measured on this
+machine (the one cost model of every command); ``hesift sift --json`` reports the
+estimate beside the measured time.
 """
 
 from __future__ import annotations
 
 import math
-import os
-import time
 from dataclasses import dataclass
-
-import numpy as np
 
 from hesift.sift.params import SiftParams, plans_for
 
-#: Python and set-up time per octave (seconds; dominates only for tiny images)
-OCTAVE_OVERHEAD = 0.5
 #: ciphertexts alive at once: base, every Gaussian level and every DoG level, plus
 #: the evaluator's Montgomery-form copies of the base
 COPIES = 2
@@ -41,11 +35,6 @@ class SiftCost:
     @property
     def peak_bytes(self) -> int:
         return self.peak_ciphertexts * self.ciphertext_bytes
-
-    def seconds(self, unit: tuple[float, float], workers: int) -> float:
-        """Wall time from (CPU s per decryption, CPU s per product) on ``workers`` cores."""
-        cpu = self.decryptions * unit[0] + self.products * unit[1]
-        return cpu / max(1, workers) + OCTAVE_OVERHEAD * self.octaves
 
 
 def sift_cost(shape: tuple[int, int], params: SiftParams, key_bits: int) -> SiftCost:
@@ -66,25 +55,3 @@ def sift_cost(shape: tuple[int, int], params: SiftParams, key_bits: int) -> Sift
         peak = max(peak, (oh + 2 * pad) * per_row * (2 * levels))
     ct_bytes = 8 * math.ceil(2 * key_bits / 64)
     return SiftCost(decryptions, products, len(plans), peak * COPIES, ct_bytes)
-
-
-def unit_costs(private_key, samples: int = 8) -> tuple[float, float]:
-    """CPU seconds of one decryption and of one product mod n^2, measured on this key
-    (the constant-time decryption does not depend on the value decrypted)."""
-    from hepaillier_core.array import trivial_encrypt
-
-    pub = private_key.public_key
-    ct = trivial_encrypt(pub, np.arange(max(samples, 64), dtype=np.int64))
-    owner = private_key.owner
-    owner.decrypt(ct[:1])  # warm-up
-    t0 = time.process_time()
-    owner.decrypt(ct[:samples])
-    dec = (time.process_time() - t0) / samples
-    t0 = time.process_time()
-    for _ in range(10):
-        pub.mod.mulmod(ct, ct)
-    return dec, (time.process_time() - t0) / (10 * ct.shape[0])
-
-
-def default_workers(workers: int | None) -> int:
-    return workers or os.cpu_count() or 1
