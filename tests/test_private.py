@@ -351,5 +351,5 @@ def test_cli_private_query(served, tmp_path, capsys):
     assert rows[0]["inliers"] >= 8 and "similarity" in rows[0]
     assert gallery_cmd.main(argv[:-1] + ["--no-fetch"]) == 0
     assert capsys.readouterr().out.startswith("1. coffee")
-    assert gallery_cmd.main(["gallery", "query", str(img), "--server", url]) == 1
+    assert gallery_cmd.main(["gallery", "query", str(img), "--server", url]) == 2  # usage
     assert "--private" in capsys.readouterr().err
