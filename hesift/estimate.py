@@ -375,14 +375,18 @@ def check(est: Estimate, *, max_time: float | None = DEFAULT_MAX_TIME,
 
     limit_mem = available_memory() // 2 if max_memory is None else int(max_memory)
     fixes = "--max-side N to downscale first, " if can_downscale else ""
-    if max_time and est.seconds > max_time:  # None or 0: no time limit
-        raise EstimateRefused(
-            f"{est.what} would take about {format_seconds(est.seconds)}, over --max-time "
-            f"{format_seconds(max_time)}; use {fixes}a smaller image or key, or raise --max-time")
+    over_time = bool(max_time) and est.seconds > max_time  # None or 0: no time limit
+    also = (f" (and about {format_seconds(est.seconds)}, over --max-time "
+            f"{format_seconds(max_time)})") if over_time else ""
     if est.memory > limit_mem:
         raise EstimateRefused(
             f"{est.what} would need about {human_bytes(est.memory)} of memory, over --max-memory "
-            f"{human_bytes(limit_mem)}; use {fixes}a smaller image or key, or raise --max-memory")
+            f"{human_bytes(limit_mem)}{also}; use {fixes}a smaller image or key, or raise "
+            "--max-memory")
+    if over_time:
+        raise EstimateRefused(
+            f"{est.what} would take about {format_seconds(est.seconds)}, over --max-time "
+            f"{format_seconds(max_time)}; use {fixes}a smaller image or key, or raise --max-time")
 
 
 # --- formatting / parsing ----------------------------------------------------------
