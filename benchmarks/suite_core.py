@@ -44,6 +44,13 @@ def _labels(bits: int) -> dict[str, str]:
         "dec_full": "decrypt, full-range values (~2040-bit): plain CRT",
         "dec_i32": f"decrypt, int32 values: decrypt-time packing ({g32}/decryption)",
         "dec_u8": f"decrypt, 8-bit values: decrypt-time packing ({g8}/decryption)",
+        "dec_ct": "decrypt one ciphertext (CRT residues), constant-time (the default)",
+        "dec_vt": "decrypt one ciphertext, old variable-time path (opt-out, benchmarks only)",
+        "dec_u8_ct": f"decrypt, 8-bit values, packing ({g8}/decryption, whole groups), constant-time",
+        "dec_u8_vt": "decrypt, 8-bit values, packing (whole groups), old variable-time path",
+        "dec_fast": "decrypt one ciphertext, fast-decryption key (constant-time)",
+        "dec_u8_fast": "decrypt, 8-bit values, packing (whole groups), fast-decryption key",
+        "enc_owner_fast": "encrypt, key owner, fast-decryption key",
         "add": "ct + ct",
         "mul8": "ct × 8-bit int (1..255)",
         "mulneg": "ct × negative int (−255..−1)",
@@ -62,6 +69,63 @@ def _with_workers(w: int, fn: Callable[[], object]) -> Callable[[], object]:
             hc.set_workers(old)
 
     return call
+
+
+def _private_cases(priv, fpriv, sz: dict, w: int) -> dict[str, tuple[Callable[[], object], int]]:
+    """Constant-time vs variable-time decryption, standard vs fast-decryption keys: the
+    residues straight from the key owner's kernels (no decoding), same values."""
+    from hepaillier_core.parallel import run_batched
+
+    rng = np.random.default_rng(3)
+    nd, n = sz["n_dec"], sz["n"]
+    pub, fpub = priv.public_key, fpriv.public_key
+    big = [secrets.randbits(pub.bits - 8) for _ in range(nd)]
+    cs = priv.encrypt(np.array(big, dtype=object)).data.reshape(-1, pub.L)
+    cf = fpriv.encrypt(np.array(big, dtype=object)).data.reshape(-1, fpub.L)
+    group, shift = horner_plan(pub.bits, 255)
+    n8 = 2 * group  # whole groups, the same for every packed row
+    a8 = rng.integers(0, 256, n8)
+    c8 = priv.encrypt(a8).data.reshape(n8 // group, group, pub.L)
+    f8 = fpriv.encrypt(a8).data.reshape(n8 // group, group, pub.L)
+    own, fown = priv.owner, fpriv.owner
+
+    def dec(obj, ct: np.ndarray) -> Callable[[], object]:
+        return lambda: run_batched(obj, "decrypt", [ct], workers=w, allow_process=False)
+
+    def packed(owner, grouped: np.ndarray, vt: bool = False) -> Callable[[], object]:
+        return lambda: run_batched(_Packed(owner, group, shift, vt), "horner", [grouped],
+                                   workers=w, allow_process=False)
+
+    return {
+        "dec_ct": (dec(own, cs), nd),
+        "dec_vt": (dec(_VarTime(own), cs), nd),
+        "dec_fast": (dec(fown, cf), nd),
+        "dec_u8_ct": (packed(own, c8), n8),
+        "dec_u8_vt": (packed(own, c8, True), n8),
+        "dec_u8_fast": (packed(fown, f8), n8),
+        "enc_owner_fast": (lambda: fpriv.encrypt(a8[:n], workers=w), n),
+    }
+
+
+class _VarTime:
+    """The old variable-time decryption (HPC_VARTIME), for the side-by-side rows only."""
+
+    def __init__(self, owner):
+        self.owner = owner
+
+    def decrypt(self, ct):
+        return self.owner.decrypt(ct, vartime=True)
+
+
+class _Packed:
+    """Decrypt-time packing of whole groups (constant-time unless ``vartime``)."""
+
+    def __init__(self, owner, group: int, shift: int, vartime: bool):
+        self.owner, self.group, self.shift, self.vartime = owner, group, shift, vartime
+
+    def horner(self, grouped):
+        flat = np.ascontiguousarray(grouped.reshape(-1, grouped.shape[-1]))
+        return self.owner.decrypt_horner(flat, self.group, self.shift, vartime=self.vartime)
 
 
 def _ours_cases(pub, priv, sz: dict, w: int) -> dict[str, tuple[Callable[[], object], int]]:
@@ -151,9 +215,12 @@ def run(quick: bool = False, bits: int = 2048) -> dict:
     sz = SIZES[quick]
     cores = hc.get_workers()
     pub, priv = hc.generate_keypair(bits)
+    _, fpriv = hc.generate_keypair(bits, fast_decrypt=True)
     cases: dict[str, tuple[Callable[[], object], int]] = {}
     for w in sorted({1, cores}):
         for op, case in _ours_cases(pub, priv, sz, w).items():
+            cases[f"ours{w}:{op}"] = case
+        for op, case in _private_cases(priv, fpriv, sz, w).items():
             cases[f"ours{w}:{op}"] = case
     for op, case in _phe_cases(priv, sz).items():
         cases[f"phe:{op}"] = case
@@ -186,8 +253,17 @@ def run(quick: bool = False, bits: int = 2048) -> dict:
             row["target"] = {"vs": rival, "min": target, "value": got,
                              "verdict": pass_fail(got, target)}
         rows.append(row)
+    def ratio(a: str, b: str) -> float | None:
+        x, y = med.get(f"ours1:{a}"), med.get(f"ours1:{b}")
+        return x / y if x and y else None
+
+    private = {"ct_over_vt": ratio("dec_ct", "dec_vt"),
+               "ct_over_vt_packed": ratio("dec_u8_ct", "dec_u8_vt"),
+               "standard_over_fast": ratio("dec_ct", "dec_fast"),
+               "standard_over_fast_packed": ratio("dec_u8_ct", "dec_u8_fast"),
+               "owner_enc_standard_over_fast": ratio("enc_owner", "enc_owner_fast")}
     return {"suite": "core", "bits": bits, "cores": cores, "quick": quick, "sizes": sz,
-            "rows": rows, "raw_mult_s": raw, "lanes": pub.mod.lanes, "heu": heu_desc if hk else None,
+            "rows": rows, "private": private, "raw_mult_s": raw, "lanes": pub.mod.lanes, "heu": heu_desc if hk else None,
             "heu_status": heu_desc, "heu_cpu_per_wall": heu_threads,
             "heu_setup_s": hk.setup_seconds if hk else None, "phe": phe_module() is not None,
             "seconds": elapsed, "wall_medians": meds.wall, "cpu_medians": meds.cpu}
@@ -232,6 +308,23 @@ def table(res: dict) -> str:
             trows.append([r["label"], f"≥ {t['min']}× {t['vs']}", fmt_ratio(t["value"]),
                           t["verdict"]])
     out += [markdown_table(["operation", "target", "measured", "verdict"], trows), ""]
+    pv = res.get("private") or {}
+    if pv:
+        prow = [["constant-time / old variable-time decryption, one ciphertext", "≤ 1.3×",
+                 fmt_ratio(pv["ct_over_vt"]), pass_fail(1.3 / pv["ct_over_vt"], 1.0)
+                 if pv["ct_over_vt"] else "n/a"],
+                ["constant-time / old variable-time, 8-bit packing (Horner)", "≤ 1.3×",
+                 fmt_ratio(pv["ct_over_vt_packed"]), pass_fail(1.3 / pv["ct_over_vt_packed"], 1.0)
+                 if pv["ct_over_vt_packed"] else "n/a"],
+                ["standard / fast-decryption key, one ciphertext", "≥ 3×",
+                 fmt_ratio(pv["standard_over_fast"]), pass_fail(pv["standard_over_fast"], 3.0)],
+                ["standard / fast-decryption key, 8-bit packing", "—",
+                 fmt_ratio(pv["standard_over_fast_packed"]), "—"],
+                ["owner encryption, standard / fast-decryption key", "—",
+                 fmt_ratio(pv["owner_enc_standard_over_fast"]), "—"]]
+        out += ["Private-key paths (one core, CPU time, same run; the decryption rows above "
+                "are constant-time):", "",
+                markdown_table(["comparison", "target", "measured", "verdict"], prow), ""]
     raw = res["raw_mult_s"]
     lrows = []
     for r in res["rows"]:

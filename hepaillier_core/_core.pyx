@@ -535,7 +535,7 @@ cdef class OwnerKey:
         unless ``vartime``)."""
         _limb_array(ct, self.Ln2, "ciphertexts")
         cdef size_t K = ct.shape[0]
-        if group < 1 or group > max(K, 1):
+        if group < 1 or (K and group > K):
             raise ValueError("group must be 1..K")
         if shift < 1 or shift > 64 * self.Ln:
             raise ValueError("shift must be 1..bits of n")

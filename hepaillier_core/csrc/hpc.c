@@ -934,7 +934,7 @@ static void vfb_exp(const vspace *w, const hpc_fbtab *tb, mpz_t *const x, uint64
 static int lfun_inverse(mpz_t h, mpz_srcptr n, mpz_srcptr e, mpz_srcptr prime, mpz_srcptr prime2,
                         mpz_t x) {
     mpz_add_ui(x, n, 1);
-    mpz_powm(x, x, e, prime2);
+    mpz_powm_sec(x, x, e, prime2);
     mpz_sub_ui(x, x, 1);
     mpz_divexact(x, x, prime);
     return mpz_invert(h, x, prime);
@@ -1051,11 +1051,11 @@ int hpc_priv_init(hpc_priv *k, const mp_limb_t *p, int Lp, const mp_limb_t *q, i
             rc = HPC_ENOMEM;
             goto out;
         }
-        mpz_powm(x, ro(tmp, gp, Lp), k->p, k->p2);
+        mpz_powm_sec(x, ro(tmp, gp, Lp), k->p, k->p2);
         mpz_to_limbs(hl, k->Lp2, x);
         rc = hpc_fb_init(&k->tp, &k->mp2, hl, (int)mpz_sizeinbase(k->ep, 2), window);
         if (rc == HPC_OK) {
-            mpz_powm(x, ro(tmp, gq, Lq), k->q, k->q2);
+            mpz_powm_sec(x, ro(tmp, gq, Lq), k->q, k->q2);
             mpz_to_limbs(hl, k->Lq2, x);
             rc = hpc_fb_init(&k->tq, &k->mq2, hl, (int)mpz_sizeinbase(k->eq, 2), window);
         }
@@ -1136,7 +1136,7 @@ static int owner_half(const hpc_priv *k, const hpc_mod *mod, const hpc_fbtab *tb
         /* Teichmueller lift of a uniform unit: a^p mod p^2 is uniform on the n-th residues */
         rc = random_below(x, prime, 1);
         if (rc) return rc;
-        mpz_powm(x, x, prime, prime2);
+        mpz_powm_sec(x, x, prime, prime2);
         mpz_mul(x, x, ro(roz, gm, L));
         mpz_mod(out, x, prime2);
     }
