@@ -391,6 +391,8 @@ class PrivateKey:
         headroom, subsample_levels.  The work stays on local threads even when
         ``executor`` (or ``hc.set_executor``) is a process pool or a Dask
         cluster, unless ``allow_private=True``, which sends p and q there.
+        Not constant-time (the comb reads its table at secret digits): run it
+        only on a machine the key owner trusts; decryption is constant-time.
         """
         from .encrypting import encrypt_any
         from .parallel import using

@@ -1356,6 +1356,9 @@ static int decrypt_halves(const hpc_priv *k, int side, int lanes, int vec, int v
     } else {
         for (int l = 0; l < lanes; l++) pow_one(H, vt, 0, d->y + (size_t)l * L2, x + (size_t)l * L2, d);
     }
+    /* The one data-dependent branch: whether c is of the subgroup form.  That is a
+     * property of the ciphertext (whoever made it knows it), not of p or q; standard
+     * keys never take it (c^(p-1) = 1 mod p for every unit). */
     for (int l = 0; l < lanes; l++) {
         mp_limb_t *y = d->y + (size_t)l * L2;
         if (finish_half(H, vt, 0, ms + (size_t)l * H->L, y, d) || !k->fast) continue;
