@@ -172,3 +172,18 @@ def test_corrupted_fast_key_files_refused(tmp_path, fast512):
     pobj["fast_decrypt"] = {"h": "1", "exponent_bits": 640}
     with pytest.raises(ValueError):
         hc.PublicKey.from_json(pobj)
+
+
+def test_foreign_ciphertexts_in_packed_lanes(fast512):
+    """Enough values for several decrypt-time packing groups (the four-lane Horner path),
+    phe ciphertexts among them: every value exact."""
+    pub, priv = fast512
+    pk = pub.to_phe()
+    K = 150  # bound 1000 at 512 bits: 46 values per group, four groups
+    vals = [secrets.randbelow(2001) - 1000 for _ in range(K)]
+    own = priv.encrypt(np.array(vals))
+    idx = [5, 47, 100, 149]
+    foreign = hc.EncryptedArray.from_phe([pk.encrypt(vals[i]) for i in idx], bound=1000)
+    data = own.data.copy()
+    data[idx] = foreign.data
+    assert priv.decrypt(hc.EncryptedArray(pub, data, 1, 1000)).tolist() == vals
