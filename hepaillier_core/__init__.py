@@ -9,9 +9,10 @@ import os as _os
 
 from . import limits
 from ._core import forbid_simd as _forbid_simd
-from ._core import set_simd, simd_available
+from ._core import simd_available
 from .array import EncryptedArray, concatenate, stack
 from .convolution import convolve2d, sepfilter2d, subsample2
+from .kernels import kernel_info, set_kernel, set_simd
 from .keys import (
     PrivateKey,
     PublicKey,
@@ -26,8 +27,13 @@ from .serialization import from_bytes, load, save, to_bytes
 
 __version__ = "0.1.0"
 
-if _os.environ.get("HEPAILLIER_SIMD", "1").strip().lower() in ("0", "off", "false", "no"):
+_simd_env = _os.environ.get("HEPAILLIER_SIMD", "").strip().lower()
+if _simd_env in ("0", "off", "false", "no"):
     _forbid_simd()  # exactly the path of a CPU without AVX2 (results are identical)
+elif _simd_env in ("1", "on", "true", "yes"):
+    set_simd(True)  # the widest lanes, whatever measurement would say
+if _os.environ.get("HEPAILLIER_KERNEL", "").strip():
+    set_kernel(_os.environ["HEPAILLIER_KERNEL"].strip().lower())  # scalar, avx2 or ifma
 
 __all__ = [
     "COUNTERS",
@@ -44,6 +50,7 @@ __all__ = [
     "get_client",
     "get_executor",
     "get_workers",
+    "kernel_info",
     "limits",
     "load",
     "private_keys_forbidden",
@@ -53,6 +60,7 @@ __all__ = [
     "sepfilter2d",
     "set_simd",
     "set_executor",
+    "set_kernel",
     "set_workers",
     "simd_available",
     "stack",

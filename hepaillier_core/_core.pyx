@@ -68,6 +68,62 @@ cdef extern from "hpc.h" nogil:
     int hpc_vec_available()
     void hpc_vec_enable(int on)
     void hpc_vec_forbid()
+    int hpc_scalar_redc_asm()
+
+cdef extern from "hpc_ifma.h" nogil:
+    int hpc_ifma_supported()
+
+cdef extern from "hpc_dispatch.h" nogil:
+    int hpc_kernel(const hpc_mod *m, int fam)
+    int hpc_kernel_usable(const hpc_mod *m, int kind, int fam)
+    void hpc_kernel_choose(int L, int fam, int kind)
+    void hpc_kernel_force(int kind)
+    int hpc_kernel_forced()
+    double hpc_bench_kernel(const hpc_mod *m, int kind, int fam, size_t iters, int reps)
+
+#: Candidate kernels and kernel families, in the C layer's numbering (hpc_dispatch.h).
+KERNELS = ("scalar", "avx2", "ifma")
+FAMILIES = ("mul", "sqr", "fold", "conv")
+
+# Called with a limb count whenever a context of that size is made (the
+# kernels module measures the candidates there); None: no measurement.
+_size_hook = None
+
+
+def set_size_hook(fn) -> None:
+    """Register fn(L) to run when a modulus of L limbs gets a context."""
+    global _size_hook
+    _size_hook = fn
+
+
+cdef inline void _sized(int L) except *:
+    if _size_hook is not None:
+        _size_hook(L)
+
+
+def kernel_choose(int L, str family, kind) -> None:
+    """Record which kernel runs `family` for moduli of L limbs (None forgets it)."""
+    hpc_kernel_choose(L, FAMILIES.index(family), -1 if kind is None else KERNELS.index(kind))
+
+
+def kernel_force(kind) -> None:
+    """Run every family on `kind` where it can (None: the measured choices)."""
+    hpc_kernel_force(-1 if kind is None else KERNELS.index(kind))
+
+
+def kernel_forced():
+    cdef int k = hpc_kernel_forced()
+    return None if k < 0 else KERNELS[k]
+
+
+def ifma_supported() -> bool:
+    """True when the CPU (and this build) can run the AVX-512 IFMA lanes."""
+    return bool(hpc_ifma_supported())
+
+
+def scalar_redc_asm() -> bool:
+    """True when scalar reductions use GMP's assembly mpn_redc_1."""
+    return bool(hpc_scalar_redc_asm())
 
 
 def simd_available() -> bool:
@@ -161,7 +217,7 @@ cdef class Mod:
     cdef readonly int L
     cdef readonly object modulus
 
-    def __cinit__(self, modulus):
+    def __cinit__(self, modulus, bint measure=True):
         modulus = int(modulus)
         if modulus < 3 or modulus % 2 == 0:
             raise ValueError("modulus must be odd and > 2")
@@ -169,6 +225,8 @@ cdef class Mod:
         self.L = nlimbs(modulus)
         cdef const uint64_t[::1] N = limbs_of(modulus, self.L)
         _check(hpc_mod_init(&self.m, <const mp_limb_t*>&N[0], self.L))
+        if measure:
+            _sized(self.L)
 
     def __dealloc__(self):
         if self.m.L:
@@ -185,8 +243,23 @@ cdef class Mod:
 
     @property
     def lanes(self) -> int:
-        """4 when batch ops on this modulus run in AVX2 lanes, 1 on the scalar path."""
+        """Lanes of the product kernel in use: 8 (AVX-512 IFMA), 4 (AVX2) or 1 (scalar)."""
         return hpc_mod_lanes(&self.m)
+
+    def kernel(self, str family) -> str:
+        """The kernel `family` runs on now for this modulus."""
+        return KERNELS[hpc_kernel(&self.m, FAMILIES.index(family))]
+
+    def kernel_usable(self, str kind, str family) -> bool:
+        return bool(hpc_kernel_usable(&self.m, KERNELS.index(kind), FAMILIES.index(family)))
+
+    def bench_kernel(self, str kind, str family, size_t iters, int reps=1) -> float:
+        """CPU seconds per item of `family` on `kind` (min of reps); -1.0 if it cannot run."""
+        cdef int k = KERNELS.index(kind), f = FAMILIES.index(family)
+        cdef double r
+        with nogil:
+            r = hpc_bench_kernel(&self.m, k, f, iters, reps)
+        return r
 
     def bench_mont_mul(self, size_t iters=20000, bint square=False) -> float:
         """Seconds per bare Montgomery product at this modulus size (raw rate).
@@ -449,6 +522,8 @@ cdef class OwnerKey:
             if pow(int(gp), alpha_p, p) != 1 or pow(int(gq), alpha_q, q) != 1:
                 raise ValueError("the generators do not lie in the subgroups of order alpha")
         cdef int Lp = nlimbs(p), Lq = nlimbs(q)
+        _sized(nlimbs(p * p))
+        _sized(nlimbs(q * q))
         cdef const uint64_t[::1] pv = limbs_of(p, Lp)
         cdef const uint64_t[::1] qv = limbs_of(q, Lq)
         cdef const uint64_t[::1] gpv

@@ -1,6 +1,8 @@
 /* hpc: arithmetic kernels of hepaillier_core.  See hpc.h. */
 #include "hpc.h"
 
+#include "hpc_dispatch.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -110,15 +112,40 @@ static inline void shift_down(const hpc_mod *m, mp_limb_t *x) {
     if (hi || mpn_cmp(x, m->N, L) >= 0) mpn_sub_n(x, x, m->N, L);
 }
 
+/* GMP's REDC (assembly per CPU in a fat build: mulx/adx on recent x86) is not
+ * in gmp.h but every GMP 6 library exports it; a weak reference is NULL when
+ * the GMP we run with does not, and the addmul_1 loop below (same result) runs. */
+#if __GNU_MP_VERSION >= 6 && defined(__GNUC__) && defined(__ELF__)
+extern mp_limb_t __gmpn_redc_1(mp_ptr rp, mp_ptr up, mp_srcptr mp, mp_size_t n, mp_limb_t invm)
+    __attribute__((weak));
+#define HPC_GMP_REDC 1
+#endif
+
+int hpc_scalar_redc_asm(void) {
+#ifdef HPC_GMP_REDC
+    return __gmpn_redc_1 != NULL;
+#else
+    return 0;
+#endif
+}
+
 static inline void redc(const hpc_mod *m, mp_limb_t *r, mp_limb_t *t) {
     const int L = m->L;
     const mp_limb_t *N = m->N;
     const mp_limb_t ninv = m->ninv;
-    for (int i = 0; i < L; i++) {
-        mp_limb_t q = t[i] * ninv;
-        t[i] = mpn_addmul_1(t + i, N, L, q); /* low limb is now 0: keep the carry there */
+    mp_limb_t c;
+#ifdef HPC_GMP_REDC
+    if (__gmpn_redc_1) {
+        c = __gmpn_redc_1(r, t, N, L, ninv); /* r = (t + q N) / 2^(64 L), below 2N */
+    } else
+#endif
+    {
+        for (int i = 0; i < L; i++) {
+            mp_limb_t q = t[i] * ninv;
+            t[i] = mpn_addmul_1(t + i, N, L, q); /* low limb is now 0: keep the carry there */
+        }
+        c = mpn_add_n(r, t + L, t, L);
     }
-    mp_limb_t c = mpn_add_n(r, t + L, t, L);
     if (c || mpn_cmp(r, N, L) >= 0) mpn_sub_n(r, r, N, L);
     shift_down(m, r);
 }
@@ -155,10 +182,18 @@ int hpc_mod_init(hpc_mod *m, const mp_limb_t *N, int L) {
     }
     memcpy(m->N, N, L * sizeof(mp_limb_t));
     m->ninv = neg_inv_limb(N[0]);
-    /* Moduli of 512 bits and more get the four-lane kernels; both paths then
-     * use the vector context's R so Montgomery-form data means one thing. */
-    m->v = L >= HPC_VEC_MIN_LIMBS ? hpc_vmod_new(N, L) : NULL;
-    m->kfix = m->v ? hpc_vmod_rbits(m->v) - 64 * L : 0;
+    /* Moduli of 512 bits and more get the lane kernels; all paths then use one
+     * R so Montgomery-form data means one thing whichever kernel runs.  With
+     * IFMA that is its 2^(52 m), which the AVX2 lanes reach in radix 2^26. */
+    m->v = NULL;
+    m->z = NULL;
+    if (L >= HPC_VEC_MIN_LIMBS && hpc_vec_allowed()) {
+        m->z = hpc_zmod_new(N, L);
+        m->v = m->z ? hpc_vmod_new_radix(N, L, 26, 2 * hpc_ifma_digits(L)) : hpc_vmod_new(N, L);
+    }
+    m->kfix = m->z   ? hpc_zmod_rbits(m->z) - 64 * L
+              : m->v ? hpc_vmod_rbits(m->v) - 64 * L
+                     : 0;
     mpz_t R, Nz, tmp;
     mpz_init(R);
     mpz_init(tmp);
@@ -177,6 +212,8 @@ int hpc_mod_init(hpc_mod *m, const mp_limb_t *N, int L) {
 void hpc_mod_free(hpc_mod *m) {
     hpc_vmod_free(m->v);
     m->v = NULL;
+    hpc_zmod_free(m->z);
+    m->z = NULL;
     free(m->N);
     free(m->R2);
     free(m->one);
@@ -184,31 +221,38 @@ void hpc_mod_free(hpc_mod *m) {
 }
 
 /* ------------------------------------------------------------------ */
-/* four-lane work space (hpc_vec): nums 4-lane numbers + product scratch  */
+/* lane work space: nums multi-lane numbers + product scratch, on the engine  */
+/* (AVX2 four lanes or IFMA eight, hpc_dispatch.h) the family's choice names  */
 
 typedef struct {
-    const hpc_vmod *v;
-    size_t V;       /* words per 4-lane number */
+    hpc_eng e;
+    int NL;         /* lanes per number */
+    size_t V;       /* words per number */
     uint64_t *num;  /* nums numbers, V words apart */
     uint64_t *scr;  /* product scratch */
-    const uint64_t *one, *unit, *r2; /* the context's constants (hpc_vconst_*) */
+    const uint64_t *one, *unit, *r2; /* the engine's constants */
 } vspace;
 
-static int vec_ok(const hpc_mod *m) { return m->v && hpc_vec_available(); }
+/* the lane kernel family `fam` runs on for m, or 0 for the scalar path */
+static int lane_kind(const hpc_mod *m, int fam) {
+    int k = hpc_kernel(m, fam);
+    return k == HPC_K_SCALAR ? 0 : k;
+}
 
-static int vspace_init(vspace *w, const hpc_mod *m, size_t nums) {
-    w->v = m->v;
-    w->V = hpc_vwords(m->v);
-    w->num = hpc_valloc(w->V * (nums ? nums : 1));
-    w->scr = hpc_valloc(hpc_vscratch(m->v));
+static int vspace_init(vspace *w, const hpc_mod *m, int kind, size_t nums) {
+    if (hpc_eng_of(m, kind, &w->e)) return HPC_ERANGE;
+    w->NL = w->e.lanes;
+    w->V = w->e.V;
+    w->num = hpc_zalloc(w->V * (nums ? nums : 1));
+    w->scr = hpc_zalloc(w->e.scr);
     if (!w->num || !w->scr) {
         free(w->num);
         free(w->scr);
         return HPC_ENOMEM;
     }
-    w->one = hpc_vconst_one(m->v);
-    w->unit = hpc_vconst_unit(m->v);
-    w->r2 = hpc_vconst_r2(m->v);
+    w->one = w->e.one;
+    w->unit = w->e.unit;
+    w->r2 = w->e.r2;
     return HPC_OK;
 }
 
@@ -219,22 +263,38 @@ static void vspace_free(vspace *w) {
 
 static inline uint64_t *vnum(const vspace *w, size_t i) { return w->num + i * w->V; }
 
+static inline void VMUL(const vspace *w, uint64_t *out, const uint64_t *a, const uint64_t *b) {
+    w->e.mul(w->e.ctx, out, a, b, w->scr);
+}
+static inline void VSQR(const vspace *w, uint64_t *out, const uint64_t *a) {
+    w->e.sqr(w->e.ctx, out, a, w->scr);
+}
+static inline void VSET(const vspace *w, uint64_t *dst, int l, const mp_limb_t *x) {
+    w->e.set(w->e.ctx, dst, l, x);
+}
+static inline void VGET(const vspace *w, const uint64_t *src, int l, mp_limb_t *x) {
+    w->e.get(w->e.ctx, src, l, x);
+}
+static inline void VCOPY(const vspace *w, uint64_t *dst, int ld, const uint64_t *src, int ls) {
+    w->e.copy_lane(w->e.ctx, dst, ld, src, ls);
+}
+
 /* lane l of dst <- x (an L-limb number), or lane l of `fill` when x is NULL */
 static inline void vput(const vspace *w, uint64_t *dst, int l, const mp_limb_t *x,
                         const uint64_t *fill) {
     if (x)
-        hpc_vset(w->v, dst, l, x);
+        VSET(w, dst, l, x);
     else
-        hpc_vcopy_lane(w->v, dst, l, fill, l);
+        VCOPY(w, dst, l, fill, l);
 }
 
-/* Lanes are filled four at a time; a batch's last 1-3 items repeat lane 0's input. */
-#define LANES(K, k) ((K) - (k) >= 4 ? 4 : (int)((K) - (k)))
+/* Lanes are filled NL at a time; a batch's last items repeat lane 0's input. */
+#define LANES(w, K, k) ((K) - (k) >= (size_t)(w)->NL ? (w)->NL : (int)((K) - (k)))
 
 /* dst's lanes <- items k..k+lanes-1 of the batch a (L-limb numbers) */
 static inline void vload(const vspace *w, uint64_t *dst, const mp_limb_t *a, size_t k, int lanes,
                          int L) {
-    for (int l = 0; l < 4; l++) hpc_vset(w->v, dst, l, a + (k + (l < lanes ? l : 0)) * L);
+    for (int l = 0; l < w->NL; l++) VSET(w, dst, l, a + (k + (l < lanes ? l : 0)) * L);
 }
 
 /* ------------------------------------------------------------------ */
@@ -262,7 +322,7 @@ static int vmulmod(const hpc_mod *m, const mp_limb_t *a, const mp_limb_t *b, mp_
     mp_limb_t *r = malloc(4 * (size_t)L * sizeof(mp_limb_t));
     int rc = scr && t && r ? HPC_OK : HPC_ENOMEM;
     for (size_t k = 0; rc == HPC_OK && k < K; k += 4) {
-        int lanes = LANES(K, k);
+        int lanes = K - k >= 4 ? 4 : (int)(K - k);
         for (int l = 0; l < lanes; l++) mpn_mul_n(t + 2 * (size_t)l * L, a + (k + l) * L, b + (k + l) * L, L);
         hpc_vreduce4(m->v, t, lanes, r, scr);
         memcpy(out + k * L, r, (size_t)lanes * L * sizeof(mp_limb_t));
@@ -275,8 +335,13 @@ static int vmulmod(const hpc_mod *m, const mp_limb_t *a, const mp_limb_t *b, mp_
 
 int hpc_mulmod(const hpc_mod *m, const mp_limb_t *a, const mp_limb_t *b, mp_limb_t *out,
                size_t K) {
+    return hpc_mulmod_k(m, K >= 3 ? hpc_kernel(m, HPC_F_FOLD) : HPC_K_SCALAR, a, b, out, K);
+}
+
+int hpc_mulmod_k(const hpc_mod *m, int kind, const mp_limb_t *a, const mp_limb_t *b,
+                 mp_limb_t *out, size_t K) {
     const int L = m->L;
-    if (vec_ok(m) && K >= 3) return vmulmod(m, a, b, out, K);
+    if (kind == HPC_K_AVX2 && m->v) return vmulmod(m, a, b, out, K);
     mp_limb_t *t = malloc((3 * L + 1) * sizeof(mp_limb_t));
     if (!t) return HPC_ENOMEM;
     mp_limb_t *q = t + 2 * L;
@@ -290,27 +355,32 @@ int hpc_mulmod(const hpc_mod *m, const mp_limb_t *a, const mp_limb_t *b, mp_limb
 
 /* Four at a time: optionally enter Montgomery form (times R^2), square s times,
  * optionally leave it (times 1): to_mont, from_mont and a^(2^s) in one loop. */
-static int vsquarings(const hpc_mod *m, const mp_limb_t *a, mp_limb_t *out, size_t K, int enter,
-                      unsigned s, int leave) {
+static int vsquarings(const hpc_mod *m, int kind, const mp_limb_t *a, mp_limb_t *out, size_t K,
+                      int enter, unsigned s, int leave) {
     const int L = m->L;
     vspace w;
-    if (vspace_init(&w, m, 1)) return HPC_ENOMEM;
+    int rc = vspace_init(&w, m, kind, 1);
+    if (rc) return rc;
     uint64_t *x = vnum(&w, 0);
-    for (size_t k = 0; k < K; k += 4) {
-        int lanes = LANES(K, k);
+    for (size_t k = 0; k < K; k += w.NL) {
+        int lanes = LANES(&w, K, k);
         vload(&w, x, a, k, lanes, L);
-        if (enter) hpc_vmul(w.v, x, x, w.r2, w.scr);
-        for (unsigned i = 0; i < s; i++) hpc_vsqr(w.v, x, x, w.scr);
-        if (leave) hpc_vmul(w.v, x, x, w.unit, w.scr);
-        for (int l = 0; l < lanes; l++) hpc_vget(w.v, x, l, out + (k + l) * L);
+        if (enter) VMUL(&w, x, x, w.r2);
+        for (unsigned i = 0; i < s; i++) VSQR(&w, x, x);
+        if (leave) VMUL(&w, x, x, w.unit);
+        for (int l = 0; l < lanes; l++) VGET(&w, x, l, out + (k + l) * L);
     }
     vspace_free(&w);
     return HPC_OK;
 }
 
 int hpc_to_mont(const hpc_mod *m, const mp_limb_t *a, mp_limb_t *out, size_t K) {
+    return hpc_to_mont_k(m, K >= 3 ? hpc_kernel(m, HPC_F_CONV) : HPC_K_SCALAR, a, out, K);
+}
+
+int hpc_to_mont_k(const hpc_mod *m, int kind, const mp_limb_t *a, mp_limb_t *out, size_t K) {
     const int L = m->L;
-    if (vec_ok(m) && K >= 3) return vsquarings(m, a, out, K, 1, 0, 0);
+    if (kind != HPC_K_SCALAR) return vsquarings(m, kind, a, out, K, 1, 0, 0);
     mp_limb_t *t = malloc(2 * L * sizeof(mp_limb_t));
     if (!t) return HPC_ENOMEM;
     for (size_t k = 0; k < K; k++) hpc_mont_mul(m, out + k * L, a + k * L, m->R2, t);
@@ -319,8 +389,12 @@ int hpc_to_mont(const hpc_mod *m, const mp_limb_t *a, mp_limb_t *out, size_t K) 
 }
 
 int hpc_from_mont(const hpc_mod *m, const mp_limb_t *a, mp_limb_t *out, size_t K) {
+    return hpc_from_mont_k(m, K >= 3 ? hpc_kernel(m, HPC_F_CONV) : HPC_K_SCALAR, a, out, K);
+}
+
+int hpc_from_mont_k(const hpc_mod *m, int kind, const mp_limb_t *a, mp_limb_t *out, size_t K) {
     const int L = m->L;
-    if (vec_ok(m) && K >= 3) return vsquarings(m, a, out, K, 0, 0, 1);
+    if (kind != HPC_K_SCALAR) return vsquarings(m, kind, a, out, K, 0, 0, 1);
     mp_limb_t *t = malloc(2 * L * sizeof(mp_limb_t));
     if (!t) return HPC_ENOMEM;
     for (size_t k = 0; k < K; k++) from_mont1(m, out + k * L, a + k * L, t);
@@ -330,16 +404,16 @@ int hpc_from_mont(const hpc_mod *m, const mp_limb_t *a, mp_limb_t *out, size_t K
 
 /* lanes <- R^n[l] mod N: multiplying a chain of n[l] + 1 raw factors' Montgomery
  * products by it gives their plain product */
-static void vset_rpow(const vspace *w, const hpc_mod *m, uint64_t *dst, const size_t n[4],
+static void vset_rpow(const vspace *w, const hpc_mod *m, uint64_t *dst, const size_t *n,
                       mp_limb_t *buf) {
     mpz_t r, x, Nz, tmp;
     mpz_init_set(r, ro(tmp, m->one, m->L));
     mpz_init(x);
     mpz_init_set(Nz, ro(tmp, m->N, m->L));
-    for (int l = 0; l < 4; l++) {
+    for (int l = 0; l < w->NL; l++) {
         mpz_powm_ui(x, r, n[l], Nz);
         mpz_to_limbs(buf, m->L, x);
-        hpc_vset(w->v, dst, l, buf);
+        VSET(w, dst, l, buf);
     }
     mpz_clears(r, x, Nz, NULL);
 }
@@ -348,50 +422,55 @@ static void vset_rpow(const vspace *w, const hpc_mod *m, uint64_t *dst, const si
  * chain of T factors carries R^-(T-1)); one last product by R^T fixes that.
  * K >= 3: four outputs in the lanes; K < 3 with a long chain: each output's
  * factors dealt round-robin to the four lanes, whose products are then joined. */
-static int vprod(const hpc_mod *m, const mp_limb_t *a, size_t T, mp_limb_t *out, size_t K) {
+static int vprod(const hpc_mod *m, int kind, const mp_limb_t *a, size_t T, mp_limb_t *out,
+                 size_t K) {
     const int L = m->L;
     vspace w;
-    if (vspace_init(&w, m, 3)) return HPC_ENOMEM;
+    int rc0 = vspace_init(&w, m, kind, 3);
+    if (rc0) return rc0;
     mp_limb_t *buf = malloc((6 * (size_t)L + 1) * sizeof(mp_limb_t));
     if (!buf) {
         vspace_free(&w);
         return HPC_ENOMEM;
     }
     uint64_t *acc = vnum(&w, 0), *ld = vnum(&w, 1), *fix = vnum(&w, 2);
+    const int NL = w.NL;
     if (K >= 3) {
-        size_t n[4] = {T, T, T, T};
+        size_t n[HPC_MAXLANES];
+        for (int l = 0; l < NL; l++) n[l] = T;
         vset_rpow(&w, m, fix, n, buf);
-        for (size_t k = 0; k < K; k += 4) {
-            int lanes = LANES(K, k);
+        for (size_t k = 0; k < K; k += NL) {
+            int lanes = LANES(&w, K, k);
             for (size_t t = 0; t < T; t++) {
                 uint64_t *dst = t ? ld : acc;
-                for (int l = 0; l < 4; l++)
-                    hpc_vset(w.v, dst, l, a + ((k + (l < lanes ? l : 0)) * T + t) * L);
-                if (t) hpc_vmul(w.v, acc, acc, ld, w.scr);
+                for (int l = 0; l < NL; l++)
+                    VSET(&w, dst, l, a + ((k + (l < lanes ? l : 0)) * T + t) * L);
+                if (t) VMUL(&w, acc, acc, ld);
             }
-            hpc_vmul(w.v, acc, acc, fix, w.scr);
-            for (int l = 0; l < lanes; l++) hpc_vget(w.v, acc, l, out + (k + l) * L);
+            VMUL(&w, acc, acc, fix);
+            for (int l = 0; l < lanes; l++) VGET(&w, acc, l, out + (k + l) * L);
         }
     } else {
-        size_t n[4];
-        for (int l = 0; l < 4; l++) n[l] = (T - (size_t)l + 3) / 4; /* factors l, l+4, ... */
+        size_t n[HPC_MAXLANES];
+        for (int l = 0; l < NL; l++) /* factors l, l+NL, ... */
+            n[l] = T > (size_t)l ? (T - (size_t)l + NL - 1) / NL : 0;
         vset_rpow(&w, m, fix, n, buf);
         mp_limb_t *part = buf, *t2 = buf + 2 * L, *q = buf + 4 * L;
         for (size_t k = 0; k < K; k++) {
             const mp_limb_t *row = a + k * T * L;
             for (size_t s = 0; s < n[0]; s++) {
                 uint64_t *dst = s ? ld : acc;
-                for (int l = 0; l < 4; l++) {
-                    size_t t = 4 * s + (size_t)l;
+                for (int l = 0; l < NL; l++) {
+                    size_t t = NL * s + (size_t)l;
                     vput(&w, dst, l, t < T ? row + t * L : NULL, w.one); /* R: neutral */
                 }
-                if (s) hpc_vmul(w.v, acc, acc, ld, w.scr);
+                if (s) VMUL(&w, acc, acc, ld);
             }
-            hpc_vmul(w.v, acc, acc, fix, w.scr);
+            VMUL(&w, acc, acc, fix);
             mp_limb_t *o = out + k * L;
-            hpc_vget(w.v, acc, 0, o);
-            for (int l = 1; l < 4; l++) {
-                hpc_vget(w.v, acc, l, part);
+            VGET(&w, acc, 0, o);
+            for (int l = 1; l < NL; l++) {
+                VGET(&w, acc, l, part);
                 mpn_mul_n(t2, o, part, L);
                 mpn_tdiv_qr(q, o, 0, t2, 2 * L, m->N, L);
             }
@@ -404,7 +483,8 @@ static int vprod(const hpc_mod *m, const mp_limb_t *a, size_t T, mp_limb_t *out,
 
 int hpc_prod(const hpc_mod *m, const mp_limb_t *a, size_t T, mp_limb_t *out, size_t K) {
     const int L = m->L;
-    if (vec_ok(m) && T >= 2 && (K >= 3 || T >= 16)) return vprod(m, a, T, out, K);
+    int kind = lane_kind(m, HPC_F_MUL);
+    if (kind && T >= 2 && (K >= 3 || T >= 16)) return vprod(m, kind, a, T, out, K);
     mp_limb_t *t = malloc((4 * L + 1) * sizeof(mp_limb_t));
     if (!t) return HPC_ENOMEM;
     mp_limb_t *q = t + 2 * L, *acc = t + 3 * L + 1;
@@ -431,10 +511,12 @@ int hpc_prod(const hpc_mod *m, const mp_limb_t *a, size_t T, mp_limb_t *out, siz
  * prefix carries R^-(j-1); inverting the last one gives P^-1 R^(j-1), and the
  * backward pass (two products per item) lands every inverse exactly on a^-1.
  * Lanes past their chain's end multiply by R mod N, which changes nothing. */
-static int vinvert(const hpc_mod *m, const mp_limb_t *a, mp_limb_t *out, size_t K) {
+static int vinvert(const hpc_mod *m, int kind, const mp_limb_t *a, mp_limb_t *out, size_t K) {
     const int L = m->L;
     vspace w;
-    if (vspace_init(&w, m, 3)) return HPC_ENOMEM;
+    int rc0 = vspace_init(&w, m, kind, 3);
+    if (rc0) return rc0;
+    const int NL = w.NL;
     mp_limb_t *pre = malloc(K * L * sizeof(mp_limb_t));
     mp_limb_t *buf = malloc(L * sizeof(mp_limb_t));
     if (!pre || !buf) {
@@ -444,47 +526,47 @@ static int vinvert(const hpc_mod *m, const mp_limb_t *a, mp_limb_t *out, size_t 
         return HPC_ENOMEM;
     }
     uint64_t *acc = vnum(&w, 0), *ld = vnum(&w, 1), *tv = vnum(&w, 2);
-    const size_t steps = (K + 3) / 4;
+    const size_t steps = (K + NL - 1) / NL;
     for (size_t s = 0; s < steps; s++) {
         uint64_t *dst = s ? ld : acc;
-        for (int l = 0; l < 4; l++) {
-            size_t t = 4 * s + (size_t)l;
+        for (int l = 0; l < NL; l++) {
+            size_t t = NL * s + (size_t)l;
             vput(&w, dst, l, t < K ? a + t * L : NULL, w.one);
         }
-        if (s) hpc_vmul(w.v, acc, acc, ld, w.scr);
-        for (int l = 0; l < 4; l++) {
-            size_t t = 4 * s + (size_t)l;
-            if (t < K) hpc_vget(w.v, acc, l, pre + t * L);
+        if (s) VMUL(&w, acc, acc, ld);
+        for (int l = 0; l < NL; l++) {
+            size_t t = NL * s + (size_t)l;
+            if (t < K) VGET(&w, acc, l, pre + t * L);
         }
     }
     int rc = HPC_OK;
     mpz_t x, Nz, tmp;
     mpz_init(x);
     mpz_init_set(Nz, ro(tmp, m->N, L));
-    for (int l = 0; l < 4 && rc == HPC_OK; l++) {
-        hpc_vget(w.v, acc, l, buf);
+    for (int l = 0; l < NL && rc == HPC_OK; l++) {
+        VGET(&w, acc, l, buf);
         if (!mpz_invert(x, ro(tmp, buf, L), Nz)) {
             rc = HPC_ENOINV;
             break;
         }
         mpz_to_limbs(buf, L, x);
-        hpc_vset(w.v, acc, l, buf);
+        VSET(&w, acc, l, buf);
     }
     mpz_clears(x, Nz, NULL);
     for (size_t s = steps; rc == HPC_OK && s-- > 1;) {
-        for (int l = 0; l < 4; l++) {
-            size_t t = 4 * s + (size_t)l;
-            vput(&w, ld, l, t < K ? pre + (t - 4) * L : NULL, w.one);
+        for (int l = 0; l < NL; l++) {
+            size_t t = NL * s + (size_t)l;
+            vput(&w, ld, l, t < K ? pre + (t - NL) * L : NULL, w.one);
         }
-        hpc_vmul(w.v, tv, acc, ld, w.scr);
-        for (int l = 0; l < 4; l++) {
-            size_t t = 4 * s + (size_t)l;
-            if (t < K) hpc_vget(w.v, tv, l, out + t * L);
+        VMUL(&w, tv, acc, ld);
+        for (int l = 0; l < NL; l++) {
+            size_t t = NL * s + (size_t)l;
+            if (t < K) VGET(&w, tv, l, out + t * L);
             vput(&w, ld, l, t < K ? a + t * L : NULL, w.one);
         }
-        hpc_vmul(w.v, acc, acc, ld, w.scr);
+        VMUL(&w, acc, acc, ld);
     }
-    for (int l = 0; rc == HPC_OK && l < 4 && (size_t)l < K; l++) hpc_vget(w.v, acc, l, out + l * L);
+    for (int l = 0; rc == HPC_OK && l < NL && (size_t)l < K; l++) VGET(&w, acc, l, out + l * L);
     memset(buf, 0, L * sizeof(mp_limb_t));
     free(pre);
     free(buf);
@@ -496,7 +578,8 @@ int hpc_invert(const hpc_mod *m, const mp_limb_t *a, mp_limb_t *out, size_t K) {
     if (K == 0) return HPC_OK;
     const int L = m->L;
     /* four inversions instead of one: the lanes pay off from a few dozen items */
-    if (vec_ok(m) && K >= 64) return vinvert(m, a, out, K);
+    int kind = lane_kind(m, HPC_F_MUL);
+    if (kind && K >= 64) return vinvert(m, kind, a, out, K);
     mp_limb_t *pre = malloc(K * L * sizeof(mp_limb_t));
     mp_limb_t *t = malloc((4 * L + 1) * sizeof(mp_limb_t));
     if (!pre || !t) {
@@ -536,17 +619,19 @@ int hpc_invert(const hpc_mod *m, const mp_limb_t *a, mp_limb_t *out, size_t K) {
 
 /* Four bases, four exponents: fixed windows of w bits, each lane picking its
  * own table entry (entry 0 is Montgomery 1, so a zero digit costs the same). */
-static int vpow_u64(const hpc_mod *m, const mp_limb_t *a, const uint64_t *e, mp_limb_t *out,
+static int vpow_u64(const hpc_mod *m, int kind, const mp_limb_t *a, const uint64_t *e, mp_limb_t *out,
                     size_t K, uint64_t *mults) {
     const int L = m->L;
     vspace w;
-    if (vspace_init(&w, m, 16 + 2)) return HPC_ENOMEM;
+    int rc0 = vspace_init(&w, m, kind, 16 + 2);
+    if (rc0) return rc0;
+    const int NL = w.NL;
     uint64_t *acc = vnum(&w, 16), *sel = vnum(&w, 17);
     uint64_t cnt = 0;
-    for (size_t k = 0; k < K; k += 4) {
-        int lanes = LANES(K, k);
-        uint64_t ek[4], emax = 0;
-        for (int l = 0; l < 4; l++) {
+    for (size_t k = 0; k < K; k += NL) {
+        int lanes = LANES(&w, K, k);
+        uint64_t ek[HPC_MAXLANES], emax = 0;
+        for (int l = 0; l < NL; l++) {
             ek[l] = e[k + (l < lanes ? l : 0)];
             if (ek[l] > emax) emax = ek[l];
         }
@@ -558,27 +643,27 @@ static int vpow_u64(const hpc_mod *m, const mp_limb_t *a, const uint64_t *e, mp_
         int ops = 0;
         if (nd) {
             vload(&w, T + w.V, a, k, lanes, L);
-            hpc_vmul(w.v, T + w.V, T + w.V, w.r2, w.scr);
-            hpc_vsqr(w.v, T + 2 * w.V, T + w.V, w.scr);
-            for (int i = 3; i < ntab; i++) hpc_vmul(w.v, T + i * w.V, T + (i - 1) * w.V, T + w.V, w.scr);
+            VMUL(&w, T + w.V, T + w.V, w.r2);
+            VSQR(&w, T + 2 * w.V, T + w.V);
+            for (int i = 3; i < ntab; i++) VMUL(&w, T + i * w.V, T + (i - 1) * w.V, T + w.V);
             ops += ntab - 1;
             for (int d = nd - 1; d >= 0; d--) {
                 uint64_t *dst = d == nd - 1 ? acc : sel;
-                for (int l = 0; l < 4; l++) {
+                for (int l = 0; l < NL; l++) {
                     unsigned dig = (unsigned)((ek[l] >> (d * wb)) & (uint64_t)(ntab - 1));
-                    hpc_vcopy_lane(w.v, dst, l, T + dig * w.V, l);
+                    VCOPY(&w, dst, l, T + dig * w.V, l);
                 }
                 if (d == nd - 1) continue;
-                for (int s = 0; s < wb; s++) hpc_vsqr(w.v, acc, acc, w.scr);
-                hpc_vmul(w.v, acc, acc, sel, w.scr);
+                for (int s = 0; s < wb; s++) VSQR(&w, acc, acc);
+                VMUL(&w, acc, acc, sel);
                 ops += wb + 1;
             }
         } else {
             memcpy(acc, w.one, w.V * sizeof(uint64_t));
         }
-        hpc_vmul(w.v, acc, acc, w.unit, w.scr);
+        VMUL(&w, acc, acc, w.unit);
         ops += 1;
-        for (int l = 0; l < lanes; l++) hpc_vget(w.v, acc, l, out + (k + l) * L);
+        for (int l = 0; l < lanes; l++) VGET(&w, acc, l, out + (k + l) * L);
         cnt += (uint64_t)ops * lanes;
     }
     vspace_free(&w);
@@ -589,7 +674,8 @@ static int vpow_u64(const hpc_mod *m, const mp_limb_t *a, const uint64_t *e, mp_
 int hpc_pow_u64(const hpc_mod *m, const mp_limb_t *a, const uint64_t *e, mp_limb_t *out,
                 size_t K, uint64_t *mults) {
     const int L = m->L;
-    if (vec_ok(m) && K >= 3) return vpow_u64(m, a, e, out, K, mults);
+    int kind = lane_kind(m, HPC_F_MUL);
+    if (kind && K >= 3) return vpow_u64(m, kind, a, e, out, K, mults);
     mp_limb_t *t = malloc(4 * L * sizeof(mp_limb_t));
     if (!t) return HPC_ENOMEM;
     mp_limb_t *x = t + 2 * L, *acc = t + 3 * L;
@@ -628,8 +714,9 @@ int hpc_pow_u64(const hpc_mod *m, const mp_limb_t *a, const uint64_t *e, mp_limb
 int hpc_pow2k(const hpc_mod *m, const mp_limb_t *a, unsigned s, mp_limb_t *out, size_t K,
               uint64_t *mults) {
     const int L = m->L;
-    if (vec_ok(m) && K >= 3 && s > 0) {
-        int rc = vsquarings(m, a, out, K, 1, s, 1);
+    int kind = lane_kind(m, HPC_F_SQR);
+    if (kind && K >= 3 && s > 0) {
+        int rc = vsquarings(m, kind, a, out, K, 1, s, 1);
         if (rc) return rc;
         if (mults) *mults += (uint64_t)K * (s + 2);
         return HPC_OK;
@@ -666,12 +753,14 @@ int hpc_powm(const hpc_mod *m, const mp_limb_t *a, const mp_limb_t *e, int Ne, m
 
 /* Straus over four outputs at once: every output shares the exponents, so the
  * lanes run one schedule; a lane whose base is absent multiplies by 1. */
-static int vmultiexp(const hpc_mod *m, const mp_limb_t *bases, const int64_t *idx, size_t K_out,
+static int vmultiexp(const hpc_mod *m, int kind, const mp_limb_t *bases, const int64_t *idx, size_t K_out,
                      size_t T, size_t G, const uint64_t *e, int out_mont, mp_limb_t *out,
                      uint64_t *mults) {
     const int L = m->L;
     vspace w;
-    if (vspace_init(&w, m, T + 2)) return HPC_ENOMEM;
+    int rc0 = vspace_init(&w, m, kind, T + 2);
+    if (rc0) return rc0;
+    const int NL = w.NL;
     char *present = malloc(T ? T : 1);
     if (!present) {
         vspace_free(&w);
@@ -683,10 +772,10 @@ static int vmultiexp(const hpc_mod *m, const mp_limb_t *bases, const int64_t *id
         if (e[j] > emax) emax = e[j];
     int nbits = emax ? 64 - __builtin_clzll(emax) : 0;
     uint64_t cnt = 0;
-    for (size_t o = 0; o < K_out; o += 4) {
-        int lanes = LANES(K_out, o);
-        const int64_t *io[4];
-        for (int l = 0; l < 4; l++) io[l] = idx + (o + (l < lanes ? l : 0)) * T * G;
+    for (size_t o = 0; o < K_out; o += NL) {
+        int lanes = LANES(&w, K_out, o);
+        const int64_t *io[HPC_MAXLANES];
+        for (int l = 0; l < NL; l++) io[l] = idx + (o + (l < lanes ? l : 0)) * T * G;
         int ops = 0;
         /* term j's base: the product of its group, lane by lane */
         for (size_t j = 0; j < T; j++) {
@@ -695,15 +784,15 @@ static int vmultiexp(const hpc_mod *m, const mp_limb_t *bases, const int64_t *id
             uint64_t *P = vnum(&w, j);
             for (size_t g = 0; g < G; g++) {
                 int any = 0;
-                for (int l = 0; l < 4; l++) any |= io[l][j * G + g] >= 0;
+                for (int l = 0; l < NL; l++) any |= io[l][j * G + g] >= 0;
                 if (!any) continue;
                 uint64_t *dst = present[j] ? ld : P;
-                for (int l = 0; l < 4; l++) {
+                for (int l = 0; l < NL; l++) {
                     int64_t b = io[l][j * G + g];
                     vput(&w, dst, l, b >= 0 ? bases + (size_t)b * L : NULL, w.one);
                 }
                 if (present[j]) {
-                    hpc_vmul(w.v, P, P, ld, w.scr);
+                    VMUL(&w, P, P, ld);
                     ops++;
                 }
                 present[j] = 1;
@@ -712,13 +801,13 @@ static int vmultiexp(const hpc_mod *m, const mp_limb_t *bases, const int64_t *id
         int started = 0;
         for (int bit = nbits - 1; bit >= 0; bit--) {
             if (started) {
-                hpc_vsqr(w.v, acc, acc, w.scr);
+                VSQR(&w, acc, acc);
                 ops++;
             }
             for (size_t j = 0; j < T; j++) {
                 if (!present[j] || !((e[j] >> bit) & 1)) continue;
                 if (started) {
-                    hpc_vmul(w.v, acc, acc, vnum(&w, j), w.scr);
+                    VMUL(&w, acc, acc, vnum(&w, j));
                     ops++;
                 } else {
                     memcpy(acc, vnum(&w, j), w.V * sizeof(uint64_t));
@@ -729,10 +818,10 @@ static int vmultiexp(const hpc_mod *m, const mp_limb_t *bases, const int64_t *id
         if (!started) {
             memcpy(acc, out_mont ? w.one : w.unit, w.V * sizeof(uint64_t));
         } else if (!out_mont) {
-            hpc_vmul(w.v, acc, acc, w.unit, w.scr);
+            VMUL(&w, acc, acc, w.unit);
             ops++;
         }
-        for (int l = 0; l < lanes; l++) hpc_vget(w.v, acc, l, out + (o + l) * L);
+        for (int l = 0; l < lanes; l++) VGET(&w, acc, l, out + (o + l) * L);
         cnt += (uint64_t)ops * lanes;
     }
     free(present);
@@ -745,8 +834,9 @@ int hpc_multiexp(const hpc_mod *m, const mp_limb_t *bases, const int64_t *idx, s
                  size_t T, size_t G, const uint64_t *e, int out_mont, mp_limb_t *out,
                  uint64_t *mults) {
     const int L = m->L;
-    if (vec_ok(m) && K_out >= 3)
-        return vmultiexp(m, bases, idx, K_out, T, G, e, out_mont, out, mults);
+    int kind = lane_kind(m, HPC_F_MUL);
+    if (kind && K_out >= 3)
+        return vmultiexp(m, kind, bases, idx, K_out, T, G, e, out_mont, out, mults);
     mp_limb_t *t = malloc((3 * L + T * L) * sizeof(mp_limb_t));
     const mp_limb_t **ptr = malloc((T ? T : 1) * sizeof(*ptr));
     if (!t || !ptr) {
@@ -902,26 +992,26 @@ static int fb_exp(const hpc_mod *m, const hpc_fbtab *tb, const mpz_t x, mp_limb_
 static void vfb_exp(const vspace *w, const hpc_fbtab *tb, mpz_t *const x, uint64_t *acc,
                     uint64_t *ld) {
     const int wb = tb->w;
-    const mp_limb_t *xl[4];
-    size_t xs[4];
-    for (int l = 0; l < 4; l++) {
+    const mp_limb_t *xl[HPC_MAXLANES];
+    size_t xs[HPC_MAXLANES];
+    for (int l = 0; l < w->NL; l++) {
         xl[l] = mpz_limbs_read(x[l]);
         xs[l] = mpz_size(x[l]);
     }
     int started = 0;
     for (int i = 0; i < tb->nwin; i++) {
-        unsigned d[4], any = 0;
-        for (int l = 0; l < 4; l++) any |= d[l] = fb_digit(xl[l], xs[l], i, wb);
+        unsigned d[HPC_MAXLANES], any = 0;
+        for (int l = 0; l < w->NL; l++) any |= d[l] = fb_digit(xl[l], xs[l], i, wb);
         if (!any) continue;
         if (i + 1 < tb->nwin)
-            for (int l = 0; l < 4; l++) {
+            for (int l = 0; l < w->NL; l++) {
                 unsigned dn = fb_digit(xl[l], xs[l], i + 1, wb);
                 if (dn)
                     for (int c = 0; c < tb->L; c += 8) __builtin_prefetch(fb_entry(tb, i + 1, dn) + c, 0, 0);
             }
         uint64_t *dst = started ? ld : acc;
-        for (int l = 0; l < 4; l++) vput(w, dst, l, d[l] ? fb_entry(tb, i, d[l]) : NULL, w->one);
-        if (started) hpc_vmul(w->v, acc, acc, ld, w->scr);
+        for (int l = 0; l < w->NL; l++) vput(w, dst, l, d[l] ? fb_entry(tb, i, d[l]) : NULL, w->one);
+        if (started) VMUL(w, acc, acc, ld);
         started = 1;
     }
     if (!started) memcpy(acc, w->one, w->V * sizeof(uint64_t));
@@ -1148,41 +1238,44 @@ static int vowner_half(const hpc_mod *mod, const hpc_fbtab *tb, mpz_srcptr prime
                        mpz_srcptr other, mpz_srcptr pm1, mpz_t *const m, mpz_t *const x,
                        mpz_t *out, const vspace *w, mp_limb_t *buf) {
     uint64_t *acc = vnum(w, 0), *ld = vnum(w, 1);
-    for (int l = 0; l < 4; l++) {
+    for (int l = 0; l < w->NL; l++) {
         int rc = random_below(x[l], pm1, 0);
         if (rc) return rc;
     }
     vfb_exp(w, tb, x, acc, ld);
-    for (int l = 0; l < 4; l++) {
+    for (int l = 0; l < w->NL; l++) {
         gm_half(m[l], prime, other, x[l], buf, mod->L);
-        hpc_vset(w->v, ld, l, buf);
+        VSET(w, ld, l, buf);
     }
-    hpc_vmul(w->v, acc, acc, ld, w->scr); /* (r R)(gm) / R = r gm */
+    VMUL(w, acc, acc, ld); /* (r R)(gm) / R = r gm */
     mpz_t roz;
-    for (int l = 0; l < 4; l++) {
-        hpc_vget(w->v, acc, l, buf);
+    for (int l = 0; l < w->NL; l++) {
+        VGET(w, acc, l, buf);
         mpz_set(out[l], ro(roz, buf, mod->L));
     }
-    for (int l = 0; l < 4; l++) hpc_wipe_mpz(x[l]); /* no exponent lingers in memory */
+    for (int l = 0; l < w->NL; l++) hpc_wipe_mpz(x[l]); /* no exponent lingers in memory */
     return HPC_OK;
 }
 
 static int vowner_encrypt(const hpc_priv *k, const mp_limb_t *res, mp_limb_t *out, size_t K) {
     vspace wp, wq;
-    if (vspace_init(&wp, &k->mp2, 2)) return HPC_ENOMEM;
-    if (vspace_init(&wq, &k->mq2, 2)) {
+    int rc0 = vspace_init(&wp, &k->mp2, lane_kind(&k->mp2, HPC_F_MUL), 2);
+    if (rc0) return rc0;
+    rc0 = vspace_init(&wq, &k->mq2, lane_kind(&k->mq2, HPC_F_MUL), 2);
+    if (rc0) {
         vspace_free(&wp);
-        return HPC_ENOMEM;
+        return rc0;
     }
+    const int NL = wp.NL < wq.NL ? wp.NL : wq.NL; /* both halves fill every lane of theirs */
     int Lmax = k->Lp2 > k->Lq2 ? k->Lp2 : k->Lq2;
     mp_limb_t *buf = malloc(Lmax * sizeof(mp_limb_t));
-    mpz_t m[4], x[4], cp[4], cq[4], t, tmp;
-    for (int l = 0; l < 4; l++) mpz_inits(m[l], x[l], cp[l], cq[l], NULL);
+    mpz_t m[HPC_MAXLANES], x[HPC_MAXLANES], cp[HPC_MAXLANES], cq[HPC_MAXLANES], t, tmp;
+    for (int l = 0; l < HPC_MAXLANES; l++) mpz_inits(m[l], x[l], cp[l], cq[l], NULL);
     mpz_init(t);
     int rc = buf ? HPC_OK : HPC_ENOMEM;
-    for (size_t i = 0; i < K && rc == HPC_OK; i += 4) {
-        int lanes = LANES(K, i);
-        for (int l = 0; l < 4; l++)
+    for (size_t i = 0; i < K && rc == HPC_OK; i += NL) {
+        int lanes = K - i >= (size_t)NL ? NL : (int)(K - i);
+        for (int l = 0; l < HPC_MAXLANES; l++)
             mpz_set(m[l], ro(tmp, res + (i + (l < lanes ? l : 0)) * k->Ln, k->Ln));
         rc = vowner_half(&k->mp2, &k->tp, k->p, k->q, k->ep, m, x, cp, &wp, buf);
         if (!rc) rc = vowner_half(&k->mq2, &k->tq, k->q, k->p, k->eq, m, x, cq, &wq, buf);
@@ -1196,7 +1289,7 @@ static int vowner_encrypt(const hpc_priv *k, const mp_limb_t *res, mp_limb_t *ou
             mpz_to_limbs(out + (i + l) * k->Ln2, k->Ln2, t);
         }
     }
-    for (int l = 0; l < 4; l++) mpz_clears(m[l], x[l], cp[l], cq[l], NULL);
+    for (int l = 0; l < HPC_MAXLANES; l++) mpz_clears(m[l], x[l], cp[l], cq[l], NULL);
     mpz_clear(t);
     free(buf);
     vspace_free(&wp);
@@ -1205,7 +1298,7 @@ static int vowner_encrypt(const hpc_priv *k, const mp_limb_t *res, mp_limb_t *ou
 }
 
 int hpc_owner_encrypt(const hpc_priv *k, const mp_limb_t *res, mp_limb_t *out, size_t K) {
-    if (k->has_tables && vec_ok(&k->mp2) && vec_ok(&k->mq2) && K >= 3)
+    if (k->has_tables && lane_kind(&k->mp2, HPC_F_MUL) && lane_kind(&k->mq2, HPC_F_MUL) && K >= 3)
         return vowner_encrypt(k, res, out, K);
     int Lmax = k->Lp2 > k->Lq2 ? k->Lp2 : k->Lq2;
     mp_limb_t *buf = malloc(5 * Lmax * sizeof(mp_limb_t) + 8);
@@ -1249,7 +1342,13 @@ int hpc_owner_encrypt(const hpc_priv *k, const mp_limb_t *res, mp_limb_t *out, s
 /* The vector path pays for four lanes whatever it fills: worth it from three. */
 #define VEC_MIN_LANES 3
 
-static int use_vec(const hpc_priv *k) { return vec_ok(&k->mp2) && vec_ok(&k->mq2); }
+/* Decryption runs in the four AVX2 lanes whenever lanes are chosen for both
+ * halves' products (the constant-time exponentiation, hpc_ct_vpowm4, exists
+ * for those lanes only; on an IFMA CPU they run in radix 2^26). */
+static int use_vec(const hpc_priv *k) {
+    return lane_kind(&k->mp2, HPC_F_MUL) && lane_kind(&k->mq2, HPC_F_MUL) && k->mp2.v &&
+           k->mq2.v;
+}
 
 /* scratch for one decryption batch (4 lanes) */
 typedef struct {
@@ -1517,26 +1616,29 @@ int hpc_pub_encrypt(const hpc_mod *mn2, const mp_limb_t *n, int Ln, const mp_lim
     mpz_init_set(n2, ro(tmp, mn2->N, L2));
     int rc = HPC_OK;
     size_t i = 0;
-    if (vec_ok(mn2) && K >= 3) {
-        /* r^n for four r at once: the exponent n is shared */
-        mp_limb_t *buf = calloc(4 * (size_t)L2, sizeof(mp_limb_t));
+    hpc_eng e;
+    int kind = lane_kind(mn2, HPC_F_MUL);
+    if (kind && K >= 3 && hpc_eng_of(mn2, kind, &e) == HPC_OK) {
+        /* r^n for a lane-full of r at once: the exponent n is shared */
+        const int NL = e.lanes;
+        mp_limb_t *buf = calloc(NL * (size_t)L2, sizeof(mp_limb_t));
         if (!buf) rc = HPC_ENOMEM;
-        const mp_limb_t *in[4];
-        mp_limb_t *rn[4];
-        for (int l = 0; l < 4 && buf; l++) in[l] = rn[l] = buf + (size_t)l * L2;
-        for (; rc == HPC_OK && i < K; i += 4) {
-            int lanes = LANES(K, i);
+        const mp_limb_t *in[HPC_MAXLANES];
+        mp_limb_t *rn[HPC_MAXLANES];
+        for (int l = 0; l < NL && buf; l++) in[l] = rn[l] = buf + (size_t)l * L2;
+        for (; rc == HPC_OK && i < K; i += NL) {
+            int lanes = K - i >= (size_t)NL ? NL : (int)(K - i);
             for (int l = 0; l < lanes && rc == HPC_OK; l++) {
                 rc = random_unit(r, nz, g);
                 memset(rn[l], 0, L2 * sizeof(mp_limb_t));
                 if (!rc) mpz_to_limbs(rn[l], L2, r);
             }
-            if (!rc) rc = hpc_vpowm4(mn2->v, in, lanes, nz, rn);
+            if (!rc) rc = hpc_eng_powm(&e, in, lanes, nz, rn);
             for (int l = 0; !rc && l < lanes; l++)
                 pub_combine(c, res + (i + l) * Ln, Ln, nz, ro(tmp, rn[l], L2), n2,
                             out + (i + l) * L2, L2);
         }
-        if (buf) hpc_wipe(buf, 4 * (size_t)L2 * sizeof(mp_limb_t));
+        if (buf) hpc_wipe(buf, NL * (size_t)L2 * sizeof(mp_limb_t));
         free(buf);
     }
     for (; rc == HPC_OK && i < K; i++) {
@@ -1561,28 +1663,30 @@ int hpc_pub_encrypt_short(const hpc_mod *mn2, const hpc_fbtab *tb, const mp_limb
     mpz_init_set(nz, ro(tmp, n, Ln));
     int rc = HPC_OK;
     size_t i = 0;
-    if (vec_ok(mn2) && K >= 3) {
+    int kind = lane_kind(mn2, HPC_F_MUL);
+    if (kind && K >= 3) {
         vspace w;
-        mpz_t av[4];
-        rc = vspace_init(&w, mn2, 2);
+        mpz_t av[HPC_MAXLANES];
+        rc = vspace_init(&w, mn2, kind, 2);
         int have_w = rc == HPC_OK;
-        for (int l = 0; l < 4; l++) mpz_init(av[l]);
+        const int NL = have_w ? w.NL : 0;
+        for (int l = 0; l < HPC_MAXLANES; l++) mpz_init(av[l]);
         uint64_t *acc = rc ? NULL : vnum(&w, 0), *ld = rc ? NULL : vnum(&w, 1);
-        for (; rc == HPC_OK && i < K; i += 4) {
-            int lanes = LANES(K, i);
-            for (int l = 0; l < 4 && rc == HPC_OK; l++) rc = random_bits(av[l], (unsigned)abits);
+        for (; rc == HPC_OK && i < K; i += NL) {
+            int lanes = LANES(&w, K, i);
+            for (int l = 0; l < NL && rc == HPC_OK; l++) rc = random_bits(av[l], (unsigned)abits);
             if (rc) break;
             vfb_exp(&w, tb, av, acc, ld);
-            for (int l = 0; l < 4; l++) {
+            for (int l = 0; l < NL; l++) {
                 mpz_mul(c, ro(tmp, res + (i + (l < lanes ? l : 0)) * Ln, Ln), nz);
                 mpz_add_ui(c, c, 1);
                 mpz_to_limbs(gm, L, c);
-                hpc_vset(w.v, ld, l, gm);
+                VSET(&w, ld, l, gm);
             }
-            hpc_vmul(w.v, acc, acc, ld, w.scr);
-            for (int l = 0; l < lanes; l++) hpc_vget(w.v, acc, l, out + (i + l) * L);
+            VMUL(&w, acc, acc, ld);
+            for (int l = 0; l < lanes; l++) VGET(&w, acc, l, out + (i + l) * L);
         }
-        for (int l = 0; l < 4; l++) {
+        for (int l = 0; l < HPC_MAXLANES; l++) {
             hpc_wipe_mpz(av[l]);
             mpz_clear(av[l]);
         }
@@ -1717,7 +1821,11 @@ int hpc_gm(const mp_limb_t *res, const mp_limb_t *n, int Ln, int L2, mp_limb_t *
     return HPC_OK;
 }
 
-int hpc_mod_lanes(const hpc_mod *m) { return vec_ok(m) ? 4 : 1; }
+int hpc_mod_lanes(const hpc_mod *m) {
+    hpc_eng e;
+    int kind = lane_kind(m, HPC_F_MUL);
+    return kind && hpc_eng_of(m, kind, &e) == HPC_OK ? e.lanes : 1;
+}
 
 static double seconds_between(const struct timespec *t0, const struct timespec *t1) {
     return (double)(t1->tv_sec - t0->tv_sec) + 1e-9 * (double)(t1->tv_nsec - t0->tv_nsec);
@@ -1725,25 +1833,26 @@ static double seconds_between(const struct timespec *t0, const struct timespec *
 
 double hpc_bench_mont_mul(const hpc_mod *m, size_t iters, int square) {
     const int L = m->L;
-    if (vec_ok(m)) { /* the product the batch kernels use: per lane of a four-lane product */
+    int kind = lane_kind(m, square ? HPC_F_SQR : HPC_F_MUL);
+    if (kind) { /* the product the batch kernels use: per lane of a multi-lane product */
         vspace w;
-        if (vspace_init(&w, m, 2)) return -1.0;
+        if (vspace_init(&w, m, kind, 2)) return -1.0;
         uint64_t *a = vnum(&w, 0), *b = vnum(&w, 1);
         memcpy(a, w.r2, w.V * sizeof(uint64_t));
-        hpc_vmul(w.v, b, w.r2, w.r2, w.scr);
+        VMUL(&w, b, w.r2, w.r2);
         struct timespec t0, t1;
         clock_gettime(CLOCK_MONOTONIC, &t0);
         for (size_t i = 0; i < iters; i++) {
             if (square)
-                hpc_vsqr(w.v, a, a, w.scr);
+                VSQR(&w, a, a);
             else
-                hpc_vmul(w.v, a, a, b, w.scr);
+                VMUL(&w, a, a, b);
         }
         clock_gettime(CLOCK_MONOTONIC, &t1);
         volatile uint64_t sink = a[0];
         (void)sink;
         vspace_free(&w);
-        return seconds_between(&t0, &t1) / (4.0 * iters);
+        return seconds_between(&t0, &t1) / ((double)w.NL * iters);
     }
     mp_limb_t *t = malloc(4 * L * sizeof(mp_limb_t));
     if (!t) return -1.0;

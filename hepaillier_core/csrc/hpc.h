@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "hpc_ifma.h"
 #include "hpc_vec.h"
 #include "hpc_ct.h"
 
@@ -31,10 +32,11 @@ typedef struct {
     mp_limb_t *one;  /* R mod N: 1 in Montgomery form */
     int kfix;        /* extra bits of R beyond 64 L, so scalar and vector share one R */
     hpc_vmod *v;     /* AVX2 four-lane context (NULL: scalar only) */
+    hpc_zmod *z;     /* AVX-512 IFMA eight-lane context (NULL: none); see hpc_dispatch.h */
 } hpc_mod;
 
 int hpc_mod_init(hpc_mod *m, const mp_limb_t *N, int L);
-/* 4 when batches on this modulus run in AVX2 lanes, else 1 */
+/* lanes of the product kernel batches on this modulus run now (8 IFMA, 4 AVX2, 1 scalar) */
 int hpc_mod_lanes(const hpc_mod *m);
 void hpc_mod_free(hpc_mod *m);
 
@@ -148,6 +150,9 @@ int hpc_pack_i64(const int64_t *v, size_t P, unsigned w, const mp_limb_t *n, int
                  mp_limb_t *out, size_t K);
 int hpc_unpack_i64(const mp_limb_t *res, const mp_limb_t *n, int Ln, size_t P, unsigned w,
                    int64_t *out, size_t K);
+
+/* 1 when scalar Montgomery reductions run through GMP's assembly mpn_redc_1 */
+int hpc_scalar_redc_asm(void);
 
 /* Seconds per Montgomery product (the physical limit of every hot path). */
 double hpc_bench_mont_mul(const hpc_mod *m, size_t iters, int square);

@@ -129,7 +129,11 @@ static void broadcast(const hpc_vmod *m, uint64_t *dst, const mpz_t x, mp_limb_t
     for (int l = 0; l < 4; l++) hpc_vset(m, dst, l, tmp);
 }
 
-hpc_vmod *hpc_vmod_new(const mp_limb_t *N, int L) {
+int hpc_vec_allowed(void) { return vec_allowed; }
+
+hpc_vmod *hpc_vmod_new(const mp_limb_t *N, int L) { return hpc_vmod_new_radix(N, L, 0, 0); }
+
+hpc_vmod *hpc_vmod_new_radix(const mp_limb_t *N, int L, int r, int nl) {
 #ifdef HPC_HAVE_VEC
     __builtin_cpu_init();
     if (!vec_allowed || !__builtin_cpu_supports("avx2")) return NULL;
@@ -140,11 +144,20 @@ hpc_vmod *hpc_vmod_new(const mp_limb_t *N, int L) {
     if (!m) return NULL;
     const long bits = 64L * L;
     m->L = L;
-    m->r = 28;
-    m->nl = (int)((bits + 2 + m->r - 1) / m->r);
-    if (2L * m->nl + 2 >= 256) {
-        m->r = 27;
+    if (r) {
+        m->r = r;
+        m->nl = nl;
+        if (r > 28 || r < 20 || (long)nl * r < bits + 2 || 2L * nl + 2 >= (1L << (64 - 2 * r))) {
+            free(m); /* not a radix these kernels can run */
+            return NULL;
+        }
+    } else {
+        m->r = 28;
         m->nl = (int)((bits + 2 + m->r - 1) / m->r);
+        if (2L * m->nl + 2 >= 256) {
+            m->r = 27;
+            m->nl = (int)((bits + 2 + m->r - 1) / m->r);
+        }
     }
     if (2L * m->nl + 2 >= 1024 || L > HPC_VEC_MAX_LIMBS) { /* beyond any modulus we use */
         free(m);

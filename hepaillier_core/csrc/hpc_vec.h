@@ -31,6 +31,11 @@ void hpc_vec_forbid(void);
 
 /* Context for an odd modulus N of L 64-bit limbs; NULL when unavailable or out of memory. */
 hpc_vmod *hpc_vmod_new(const mp_limb_t *N, int L);
+/* ... with radix 2^r and nl digits given (R = 2^(r nl)), so the lanes can share
+ * R with another kernel (the IFMA lanes: r = 26, nl = 2 x their 52-bit digits) */
+hpc_vmod *hpc_vmod_new_radix(const mp_limb_t *N, int L, int r, int nl);
+/* 0 once hpc_vec_forbid ran */
+int hpc_vec_allowed(void);
 void hpc_vmod_free(hpc_vmod *m);
 
 /* Montgomery radix of this context: R = 2^hpc_vmod_rbits(m) (a little above 2^(64 L)). */
