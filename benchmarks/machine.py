@@ -70,8 +70,20 @@ def machine_info() -> dict:
     }
 
 
+def kernel_choice(key_bits: int) -> dict:
+    """hepaillier_core's kernel choice for a key of this size (measured now if not yet)."""
+    from hepaillier_core import kernels
+
+    for L in (key_bits // 64, key_bits // 32):  # n and p^2, n^2
+        kernels.ensure(L)
+    return kernels.kernel_info()
+
+
 def header_text(info: dict, key_bits: int, quick: bool) -> str:
     """Human-readable header lines."""
+    from hepaillier_core import kernels
+
+    info.setdefault("kernels", kernel_choice(key_bits))
     load = info.get("loadavg_at_start")
     load_s = ", ".join(f"{v:.2f}" for v in load) if load else "n/a"
     heu = info["heu"] or f"n/a — SecretFlow HEU {info['heu_status']}"
@@ -83,4 +95,6 @@ def header_text(info: dict, key_bits: int, quick: bool) -> str:
         f"OpenCV {info['opencv'] or 'n/a'}, hesift {info['hesift'] or 'n/a'}",
         f"Key size: {key_bits} bits (scaling suite also 1024/3072). Mode: "
         f"{'quick' if quick else 'full'}; all times are medians over repeats.",
+        "Kernels (issue 16, chosen by measurement, per modulus size and family): "
+        + kernels.summary(info["kernels"]),
     ])

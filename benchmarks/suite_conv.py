@@ -16,6 +16,8 @@ import numpy as np
 
 import hepaillier_core as hc
 
+from . import kernel_compare
+from .machine import cpu_model
 from .rivals import phe_module
 from .table import markdown_table, pass_fail
 from .timing import fmt_ratio, fmt_time, interleaved, median_time
@@ -140,6 +142,10 @@ def run(quick: bool = False, bits: int = 2048) -> dict:
     plan = planned_packing(taps)
     pkp = PackedPipeline(priv, packed_img, taps, 1, **plan)
     cases.update(pkp.cases("cp"))
+    kern_ops = {"c:filter": "packed 5×5 Gaussian (c), per pixel",
+                "c:enc": "packed encryption (c), per pixel",
+                "b:hpass": "unpacked 1-D pass (b), per output"}
+    cases.update(kernel_compare.cases({op: cases[op] for op in kern_ops}))
     t0 = time.perf_counter()
     meds = interleaved(cases, sz["repeats"], warmup=False)
     elapsed = time.perf_counter() - t0
@@ -160,7 +166,9 @@ def run(quick: bool = False, bits: int = 2048) -> dict:
                        "ciphertexts": pkp.x.num_ciphertexts},
            "exact": {"b": unp.exact(), "c": pk1.check(), "cp": pkp.check()},
            "opencv_s_per_pixel": _opencv_per_pixel(img, taps), "seconds": elapsed,
-           "mults_per_pixel": {"b": mults_b, "c": mults_c, "cp": mults_cp}}
+           "mults_per_pixel": {"b": mults_b, "c": mults_c, "cp": mults_cp},
+           "kernels": kernel_compare.rows(med, {op: op for op in kern_ops}, kern_ops),
+           "cpu": cpu_model()}
     a_f = med.get("a:hpass", 0) + med.get("a:vpass", 0) if a_cases else None
     b_f = med["b:hpass"] + med["b:vpass"]
     c_f, cp_f = med["c:filter"], med["cp:filter"]
@@ -235,9 +243,12 @@ def table(res: dict) -> str:
              (("(b) unpacked filter", mp["b"], f["b"]), ("(c) packed filter", mp["c"], f["c"]),
               ("(c') packed filter, planned slots", mp["cp"], f["cp"]))]
     out += ["Physical limit (one worker; products counted by the multi-exponentiation kernel; "
-            "raw = bare Montgomery product mod n², per lane when the AVX2 lanes run, measured "
+            "raw = bare Montgomery product mod n², per lane when lanes run, measured "
             "in the same rounds):", "",
             markdown_table(["hot path", "products / output px", "time / px",
                             "achieved time / product", "raw time / product",
                             "achieved/raw rate"], lrows)]
+    if res.get("kernels"):
+        out += ["", kernel_compare.table(res["kernels"], res["cpu"],
+                                         f"5×5 Gaussian, {res['bits']}-bit key")]
     return "\n".join(out) + "\n"

@@ -17,6 +17,8 @@ import numpy as np
 import hepaillier_core as hc
 from hepaillier_core.decrypting import horner_plan
 
+from . import kernel_compare
+from .machine import cpu_model
 from .rivals import heu_kit, phe_module
 from .table import markdown_table, pass_fail
 from .timing import fmt_rate, fmt_ratio, fmt_time, interleaved
@@ -231,6 +233,8 @@ def run(quick: bool = False, bits: int = 2048) -> dict:
             cases[f"heu:{op}"] = case
         heu_threads = hk.cpu_per_wall(np.arange(sz["n_heu"]) % 256)
     cases["raw"] = raw_case(pub)
+    kern_ops = ("enc_owner", "dec_full", "add", "mul8", "mulneg")
+    cases.update(kernel_compare.cases({op: cases[f"ours1:{op}"] for op in kern_ops}))
     t0 = time.perf_counter()
     meds = interleaved(cases, sz["repeats"])
     elapsed = time.perf_counter() - t0
@@ -262,8 +266,13 @@ def run(quick: bool = False, bits: int = 2048) -> dict:
                "standard_over_fast": ratio("dec_ct", "dec_fast"),
                "standard_over_fast_packed": ratio("dec_u8_ct", "dec_u8_fast"),
                "owner_enc_standard_over_fast": ratio("enc_owner", "enc_owner_fast")}
+    labels = _labels(bits)
+    kern_rows = kernel_compare.rows(med, {op: f"ours1:{op}" for op in kern_ops},
+                                    {op: labels[op] for op in kern_ops})
     return {"suite": "core", "bits": bits, "cores": cores, "quick": quick, "sizes": sz,
-            "rows": rows, "private": private, "raw_mult_s": raw, "lanes": pub.mod.lanes, "heu": heu_desc if hk else None,
+            "kernels": kern_rows, "kernel_info": hc.kernel_info(), "cpu": cpu_model(),
+            "rows": rows, "private": private, "raw_mult_s": raw, "lanes": pub.mod.lanes,
+            "heu": heu_desc if hk else None,
             "heu_status": heu_desc, "heu_cpu_per_wall": heu_threads,
             "heu_setup_s": hk.setup_seconds if hk else None, "phe": phe_module() is not None,
             "seconds": elapsed, "wall_medians": meds.wall, "cpu_medians": meds.cpu}
@@ -332,11 +341,14 @@ def table(res: dict) -> str:
         frac = cm * raw / r["ours_1w_s"] if cm and r["ours_1w_s"] else None
         lrows.append([r["label"], fmt_time(r["ours_1w_s"]), f"{r['raw_mult_equiv']:.1f}",
                       f"{cm:.1f}" if cm else "—", f"{frac:.2f}" if frac else "—"])
-    unit = ("one lane's share of a four-lane AVX2 product" if res.get("lanes", 1) == 4
-            else "scalar")
+    unit = {8: "one lane's share of an eight-lane IFMA product",
+            4: "one lane's share of a four-lane AVX2 product"}.get(res.get("lanes", 1), "scalar")
     out += [f"Physical limit: a bare Montgomery product mod n² ({2 * res['bits']} bits; {unit}) "
             f"takes {fmt_time(raw)} of CPU on one core here (`Mod.bench_mont_mul`, timed in the "
             "same rounds).", "",
             markdown_table(["operation", "time/op (1 worker)", "= bare products",
                             "products counted by the kernel", "achieved/raw rate"], lrows)]
+    if res.get("kernels"):
+        out += ["", kernel_compare.table(res["kernels"], res["cpu"],
+                                         f"Core operations, {res['bits']}-bit key")]
     return "\n".join(out) + "\n"

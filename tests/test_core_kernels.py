@@ -149,7 +149,8 @@ def test_measured_choice_is_the_fastest_and_cheap():
     for fam, times in rec["seconds"].items():
         assert "scalar" in times and "avx2" in times
         assert rec["chosen"][fam] == min(times, key=times.get)
-    assert "ifma" not in rec["seconds"]["fold"]  # no IFMA folding kernel
+    if "ifma" in kernels.available():
+        assert all("ifma" in times for times in rec["seconds"].values())
     assert rec["calibration_s"] < 0.1  # the brief: a few ms per size (CPU time)
     info = hc.kernel_info()
     assert info["sizes"][40]["chosen"] == rec["chosen"]

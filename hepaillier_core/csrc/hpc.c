@@ -333,6 +333,27 @@ static int vmulmod(const hpc_mod *m, const mp_limb_t *a, const mp_limb_t *b, mp_
     return rc;
 }
 
+/* Plain products as two Montgomery products in the lanes: (a b / R) R^2 / R = a b
+ * (the IFMA lanes have no folding kernel; two of their products cost less). */
+static int lmulmod(const hpc_mod *m, int kind, const mp_limb_t *a, const mp_limb_t *b,
+                   mp_limb_t *out, size_t K) {
+    const int L = m->L;
+    vspace w;
+    int rc = vspace_init(&w, m, kind, 2);
+    if (rc) return rc;
+    uint64_t *x = vnum(&w, 0), *y = vnum(&w, 1);
+    for (size_t k = 0; k < K; k += w.NL) {
+        int lanes = LANES(&w, K, k);
+        vload(&w, x, a, k, lanes, L);
+        vload(&w, y, b, k, lanes, L);
+        VMUL(&w, x, x, y);
+        VMUL(&w, x, x, w.r2);
+        for (int l = 0; l < lanes; l++) VGET(&w, x, l, out + (k + l) * L);
+    }
+    vspace_free(&w);
+    return HPC_OK;
+}
+
 int hpc_mulmod(const hpc_mod *m, const mp_limb_t *a, const mp_limb_t *b, mp_limb_t *out,
                size_t K) {
     return hpc_mulmod_k(m, K >= 3 ? hpc_kernel(m, HPC_F_FOLD) : HPC_K_SCALAR, a, b, out, K);
@@ -342,6 +363,7 @@ int hpc_mulmod_k(const hpc_mod *m, int kind, const mp_limb_t *a, const mp_limb_t
                  mp_limb_t *out, size_t K) {
     const int L = m->L;
     if (kind == HPC_K_AVX2 && m->v) return vmulmod(m, a, b, out, K);
+    if (kind == HPC_K_IFMA && m->z) return lmulmod(m, kind, a, b, out, K);
     mp_limb_t *t = malloc((3 * L + 1) * sizeof(mp_limb_t));
     if (!t) return HPC_ENOMEM;
     mp_limb_t *q = t + 2 * L;
@@ -671,14 +693,19 @@ static int vpow_u64(const hpc_mod *m, int kind, const mp_limb_t *a, const uint64
     return HPC_OK;
 }
 
+/* window bits for a scalar exponentiation by a b-bit exponent: binary up to 20
+ * bits (a table would cost more than it saves), then sliding windows */
+static int scalar_window(int bits) { return bits > 48 ? 4 : bits > 20 ? 3 : 1; }
+
 int hpc_pow_u64(const hpc_mod *m, const mp_limb_t *a, const uint64_t *e, mp_limb_t *out,
                 size_t K, uint64_t *mults) {
     const int L = m->L;
     int kind = lane_kind(m, HPC_F_MUL);
     if (kind && K >= 3) return vpow_u64(m, kind, a, e, out, K, mults);
-    mp_limb_t *t = malloc(4 * L * sizeof(mp_limb_t));
+    /* t: 2L scratch, acc, x^2, then the odd powers x, x^3, ..., x^15 */
+    mp_limb_t *t = malloc((4 + 8) * (size_t)L * sizeof(mp_limb_t));
     if (!t) return HPC_ENOMEM;
-    mp_limb_t *x = t + 2 * L, *acc = t + 3 * L;
+    mp_limb_t *acc = t + 2 * L, *x2 = t + 3 * L, *tab = t + 4 * L;
     uint64_t cnt = 0;
     for (size_t k = 0; k < K; k++) {
         uint64_t ek = e[k];
@@ -692,16 +719,35 @@ int hpc_pow_u64(const hpc_mod *m, const mp_limb_t *a, const uint64_t *e, mp_limb
             memmove(o, a + k * L, L * sizeof(mp_limb_t));
             continue;
         }
-        hpc_mont_mul(m, x, a + k * L, m->R2, t);
-        memcpy(acc, x, L * sizeof(mp_limb_t));
-        int top = 63 - __builtin_clzll(ek);
-        for (int b = top - 1; b >= 0; b--) {
-            hpc_mont_sqr(m, acc, acc, t);
-            cnt++;
-            if ((ek >> b) & 1) {
-                hpc_mont_mul(m, acc, acc, x, t);
+        hpc_mont_mul(m, tab, a + k * L, m->R2, t);
+        int top = 63 - __builtin_clzll(ek), w = scalar_window(top + 1);
+        if (w > 1) {
+            hpc_mont_sqr(m, x2, tab, t);
+            for (int j = 1; j < 1 << (w - 1); j++)
+                hpc_mont_mul(m, tab + (size_t)j * L, tab + (size_t)(j - 1) * L, x2, t);
+            cnt += (uint64_t)1 << (w - 1);
+        }
+        int started = 0;
+        for (int b = top; b >= 0;) {
+            if (!((ek >> b) & 1)) {
+                hpc_mont_sqr(m, acc, acc, t);
                 cnt++;
+                b--;
+                continue;
             }
+            int lo = b - w + 1 < 0 ? 0 : b - w + 1;
+            while (!((ek >> lo) & 1)) lo++;
+            unsigned val = (unsigned)((ek >> lo) & ((1ULL << (b - lo + 1)) - 1));
+            const mp_limb_t *ent = tab + (size_t)(val >> 1) * L;
+            if (!started) {
+                memcpy(acc, ent, L * sizeof(mp_limb_t));
+                started = 1;
+            } else {
+                for (int i = b; i >= lo; i--) hpc_mont_sqr(m, acc, acc, t);
+                hpc_mont_mul(m, acc, acc, ent, t);
+                cnt += (uint64_t)(b - lo + 2);
+            }
+            b = lo - 1;
         }
         from_mont1(m, o, acc, t);
         cnt += 2;

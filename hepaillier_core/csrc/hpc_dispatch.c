@@ -33,10 +33,11 @@ void hpc_kernel_force(int kind) { g_force = kind >= 0 && kind < HPC_NKERN ? kind
 int hpc_kernel_forced(void) { return g_force; }
 
 int hpc_kernel_usable(const hpc_mod *m, int kind, int fam) {
+    (void)fam; /* every candidate runs every family today */
     if (kind == HPC_K_SCALAR) return 1;
     if (!hpc_vec_available()) return 0; /* set_simd(False) or HEPAILLIER_SIMD=0 */
     if (kind == HPC_K_AVX2) return m->v != NULL;
-    if (kind == HPC_K_IFMA) return m->z != NULL && fam != HPC_F_FOLD; /* no IFMA fold kernel */
+    if (kind == HPC_K_IFMA) return m->z != NULL;
     return 0;
 }
 

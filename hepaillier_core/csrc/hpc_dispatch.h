@@ -22,7 +22,7 @@
 
 #define HPC_F_MUL 0  /* Montgomery products: every exponentiation and product chain */
 #define HPC_F_SQR 1  /* squaring chains (a^(2^s), slot shifts) */
-#define HPC_F_FOLD 2 /* plain products a b mod N (the folding reduction) */
+#define HPC_F_FOLD 2 /* plain products a b mod N (AVX2: the folding reduction) */
 #define HPC_F_CONV 3 /* to and from Montgomery form */
 #define HPC_NFAM 4
 

@@ -258,8 +258,78 @@ void hpc_zmul(const hpc_zmod *z, uint64_t *out, const uint64_t *a, const uint64_
     zmul(z, out, a, b, (__m512i *)scratch);
 }
 
+/* out = a^2 R^-1 mod N: the cross products a_i a_j (i < j) once, doubled by a
+ * shift of the columns, the squares a_i^2, then the reduction rows (q_i N) in
+ * a second pass, two rows at a time: 3 m^2 multiply-adds instead of 4 m^2. */
+ZFN static void zsqr(const hpc_zmod *z, uint64_t *out, const uint64_t *a_, __m512i *acc) {
+    const int m = z->m;
+    const __m512i *a = (const __m512i *)a_;
+    const uint64_t *N = z->N;
+    const __m512i zero = _mm512_setzero_si512();
+    const __m512i ninv = BC(z->ninv);
+    for (int j = 0; j < 2 * m + 2; j++) acc[j] = zero;
+    /* cross products: column k gets lo(a_i a_(k-i)) and hi(a_i a_(k-i-1)) for k-i > i */
+    for (int i = 0; i < m - 1; i++) {
+        const __m512i ai = a[i];
+        __m512i *ac = acc + i;
+        ac[i + 1] = LO(ac[i + 1], ai, a[i + 1]);
+        for (int j = i + 2; j < m; j++) ac[j] = HI(LO(ac[j], ai, a[j]), ai, a[j - 1]);
+        ac[m] = HI(ac[m], ai, a[m - 1]);
+    }
+    for (int k = 0; k < 2 * m; k++) acc[k] = _mm512_slli_epi64(acc[k], 1);
+    for (int i = 0; i < m; i++) {
+        acc[2 * i] = LO(acc[2 * i], a[i], a[i]);
+        acc[2 * i + 1] = HI(acc[2 * i + 1], a[i], a[i]);
+    }
+    /* reduction, two rows per pass as in zmul */
+    int i = 0;
+    for (; i + 2 <= m; i += 2) {
+        __m512i *ac = acc + i;
+        __m512i t0 = ac[0];
+        const __m512i q0 = LO(zero, t0, ninv);
+        t0 = LO(t0, BC(N[0]), q0);
+        __m512i t1 = _mm512_add_epi64(ac[1], _mm512_srli_epi64(t0, ZR));
+        t1 = HI(t1, BC(N[0]), q0);
+        t1 = LO(t1, BC(N[1]), q0);
+        const __m512i q1 = LO(zero, t1, ninv);
+        t1 = LO(t1, BC(N[0]), q1);
+        ac[2] = _mm512_add_epi64(ac[2], _mm512_srli_epi64(t1, ZR));
+        for (int j = 2; j < m; j++) {
+            const __m512i nj = BC(N[j]), nj1 = BC(N[j - 1]), nj2 = BC(N[j - 2]);
+            __m512i s = LO(ac[j], nj, q0);
+            __m512i u = HI(zero, nj1, q0);
+            s = LO(s, nj1, q1);
+            u = HI(u, nj2, q1);
+            ac[j] = _mm512_add_epi64(s, u);
+        }
+        __m512i s = ac[m];
+        s = HI(s, BC(N[m - 1]), q0);
+        s = LO(s, BC(N[m - 1]), q1);
+        s = HI(s, BC(N[m - 2]), q1);
+        ac[m] = s;
+        ac[m + 1] = HI(ac[m + 1], BC(N[m - 1]), q1);
+    }
+    for (; i < m; i++) {
+        __m512i *ac = acc + i;
+        __m512i t0 = ac[0];
+        const __m512i q = LO(zero, t0, ninv);
+        t0 = LO(t0, BC(N[0]), q);
+        ac[1] = _mm512_add_epi64(ac[1], _mm512_srli_epi64(t0, ZR));
+        for (int j = 1; j < m; j++) ac[j] = HI(LO(ac[j], BC(N[j]), q), BC(N[j - 1]), q);
+        ac[m] = HI(ac[m], BC(N[m - 1]), q);
+    }
+    const __m512i M = BC(ZMASK);
+    __m512i c = zero;
+    __m512i *o = (__m512i *)out;
+    for (int j = 0; j < m; j++) {
+        __m512i x = _mm512_add_epi64(acc[m + j], c);
+        o[j] = _mm512_and_si512(x, M);
+        c = _mm512_srli_epi64(x, ZR);
+    }
+}
+
 void hpc_zsqr(const hpc_zmod *z, uint64_t *out, const uint64_t *a, uint64_t *scratch) {
-    zmul(z, out, a, a, (__m512i *)scratch);
+    zsqr(z, out, a, (__m512i *)scratch);
 }
 
 #else /* no IFMA in this build: no context is ever made, these are never reached */
