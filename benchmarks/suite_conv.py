@@ -167,7 +167,11 @@ def run(quick: bool = False, bits: int = 2048) -> dict:
            "exact": {"b": unp.exact(), "c": pk1.check(), "cp": pkp.check()},
            "opencv_s_per_pixel": _opencv_per_pixel(img, taps), "seconds": elapsed,
            "mults_per_pixel": {"b": mults_b, "c": mults_c, "cp": mults_cp},
-           "kernels": kernel_compare.rows(med, {op: op for op in kern_ops}, kern_ops),
+           "kernels": kernel_compare.rows(
+               med, {op: op for op in kern_ops}, kern_ops,
+               {"c:filter": hc.kernels.chosen(pub.mod.L, "mul"),
+                "c:enc": hc.kernels.chosen(bits // 64, "mul"),
+                "b:hpass": hc.kernels.chosen(pub.mod.L, "mul")}),
            "cpu": cpu_model()}
     a_f = med.get("a:hpass", 0) + med.get("a:vpass", 0) if a_cases else None
     b_f = med["b:hpass"] + med["b:vpass"]

@@ -267,8 +267,12 @@ def run(quick: bool = False, bits: int = 2048) -> dict:
                "standard_over_fast_packed": ratio("dec_u8_ct", "dec_u8_fast"),
                "owner_enc_standard_over_fast": ratio("enc_owner", "enc_owner_fast")}
     labels = _labels(bits)
+    Ln2, Lp2 = pub.mod.L, bits // 64  # n^2; p^2 (key-owner encryption, decryption)
+    fam = {"enc_owner": (Lp2, "mul"), "dec_full": (Lp2, "mul"), "add": (Ln2, "fold"),
+           "mul8": (Ln2, "mul"), "mulneg": (Ln2, "mul")}
     kern_rows = kernel_compare.rows(med, {op: f"ours1:{op}" for op in kern_ops},
-                                    {op: labels[op] for op in kern_ops})
+                                    {op: labels[op] for op in kern_ops},
+                                    {op: hc.kernels.chosen(*fam[op]) for op in kern_ops})
     return {"suite": "core", "bits": bits, "cores": cores, "quick": quick, "sizes": sz,
             "kernels": kern_rows, "kernel_info": hc.kernel_info(), "cpu": cpu_model(),
             "rows": rows, "private": private, "raw_mult_s": raw, "lanes": pub.mod.lanes,

@@ -106,6 +106,14 @@ def ensure(L: int) -> None:
         calibrate(L)
 
 
+def chosen(L: int, family: str) -> str:
+    """The kernel the measurement picked for `family` on L-limb moduli (overrides aside)."""
+    rec = _sizes.get(L)
+    if rec is not None:
+        return rec["chosen"][family]
+    return available()[-1] if L >= MIN_LIMBS else "scalar"
+
+
 def available() -> list[str]:
     """Candidates this CPU and build can run (before any override)."""
     out = ["scalar"]

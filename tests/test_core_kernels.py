@@ -170,3 +170,22 @@ def test_overrides(forced):
     assert mod.kernel("mul") == kernels.available()[-1]
     hc.set_simd(None)
     assert hc.kernel_info()["override"] is None
+
+
+@pytest.mark.parametrize("env, want", [({"HEPAILLIER_KERNEL": "scalar"}, "scalar"),
+                                       ({"HEPAILLIER_SIMD": "1"}, "widest"),
+                                       ({"HEPAILLIER_SIMD": "0"}, "scalar")])
+def test_environment_overrides_in_a_child(env, want):
+    import json
+    import os
+    import subprocess
+    import sys
+
+    code = ("import json, hepaillier_core as hc; from hepaillier_core import _core, kernels; "
+            "m = _core.Mod((1 << 1023) + 1155); "
+            "print(json.dumps([m.kernel('mul'), kernels.available()]))")
+    res = subprocess.run([sys.executable, "-c", code], env={**os.environ, **env},
+                         capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr
+    kind, avail = json.loads(res.stdout)
+    assert kind == (avail[-1] if want == "widest" else want)
