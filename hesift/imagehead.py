@@ -17,6 +17,12 @@ import struct
 from dataclasses import dataclass
 
 MAX_PIXELS = 100_000_000  # the default cap: 10000 x 10000
+#: Largest possible ratio of uncompressed stream to file size: deflate cannot
+#: exceed 1032:1; baseline or progressive JPEG needs at least one bit per 8x8
+#: block and component (<= 1024:1 with 4:2:0 chroma).  A header declaring more
+#: than that is a forgery or a truncated file, refused before a decoder
+#: allocates the declared size.
+MAX_RATIO = {"PNG": 1032, "JPEG": 2048}
 
 
 class ImageHeaderError(ValueError):
@@ -30,6 +36,7 @@ class ImageHeader:
     height: int
     channels: int  # upper bound of what a decoder returns
     bits: int  # per sample
+    raw_bytes: int = 0  # the format's uncompressed stream (PNG, JPEG), for the ratio check
 
     @property
     def pixels(self) -> int:
@@ -51,6 +58,10 @@ def check_image(data: bytes, *, max_pixels: int = MAX_PIXELS) -> ImageHeader:
     if h.bits > 16 or h.channels > 4:
         raise ImageHeaderError(f"unsupported {h.format} image: {h.channels} channels of "
                                f"{h.bits} bits (at most 4 channels of 16 bits)")
+    ratio = MAX_RATIO.get(h.format)
+    if ratio and h.raw_bytes > ratio * len(memoryview(data).cast("B")) + 4096:
+        raise ImageHeaderError(f"{h.format} file is far too short for its declared "
+                               f"{h.width}x{h.height} pixels (truncated or forged)")
     return h
 
 
@@ -78,9 +89,11 @@ def _png(d: bytes) -> ImageHeader:
         raise ImageHeaderError("not an image: PNG without an IHDR header")
     w, h, depth, ctype = struct.unpack(">IIBB", d[16:26])
     channels = {0: 1, 2: 3, 3: 4, 4: 2, 6: 4}.get(ctype)
+    samples = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}.get(ctype, 1)
     if channels is None or depth not in (1, 2, 4, 8, 16):
         raise ImageHeaderError("not an image: PNG header is corrupt (colour type / bit depth)")
-    return ImageHeader("PNG", w, h, channels, depth)
+    raw = h * (1 + (w * samples * depth + 7) // 8)
+    return ImageHeader("PNG", w, h, channels, depth, raw)
 
 
 _SOF = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
@@ -101,7 +114,7 @@ def _jpeg(d: bytes) -> ImageHeader:
         (seg,) = struct.unpack(">H", d[i + 2:i + 4])
         if marker in _SOF:
             bits, h, w, comps = struct.unpack(">BHHB", d[i + 4:i + 10])
-            return ImageHeader("JPEG", w, h, comps, bits)
+            return ImageHeader("JPEG", w, h, comps, bits, w * h * comps)
         if marker in (0xD9, 0xDA) or seg < 2:
             break
         i += 2 + seg

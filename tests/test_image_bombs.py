@@ -54,7 +54,8 @@ def test_the_bomb_is_a_real_png():
     assert img.shape == (200, 300, 3) and img.dtype == np.uint16 and not img.any()
     big = png_bomb()
     assert 0.5e6 < len(big) < 2e6
-    assert read_header(big) == imagehead.ImageHeader("PNG", 14000, 14000, 3, 16)
+    assert read_header(big) == imagehead.ImageHeader("PNG", 14000, 14000, 3, 16,
+                                                     14000 * (1 + 14000 * 6))
 
 
 _CHILD = textwrap.dedent("""
@@ -147,3 +148,25 @@ def test_refusals_are_one_line():
         assert "\n" not in str(e.value)
     with pytest.raises(ImageHeaderError, match="too large"):
         check_image(png_bomb(200, 100), max_pixels=19_999)
+
+
+def test_header_larger_than_any_compression_allows():
+    """A 48x48 PNG or JPEG whose header is edited to 9000x9000 (under the pixel cap):
+    refused from the ratio of declared size to file size, before a decoder allocates."""
+    img = (np.arange(48 * 48 * 3) % 251).astype(np.uint8).reshape(48, 48, 3)
+    png = bytearray(cv2.imencode(".png", img)[1].tobytes())
+    png[16:24] = struct.pack(">II", 9000, 9000)
+    png[29:33] = struct.pack(">I", zlib.crc32(bytes(png[12:29])))
+    with pytest.raises(ImageHeaderError, match="far too short"):
+        check_image(bytes(png))
+    jpg = bytearray(cv2.imencode(".jpg", img)[1].tobytes())
+    i = next(i for i in range(2, len(jpg)) if jpg[i] == 0xFF and jpg[i + 1] in (0xC0, 0xC2))
+    jpg[i + 5:i + 9] = struct.pack(">HH", 9000, 9000)
+    with pytest.raises(ImageHeaderError, match="far too short"):
+        check_image(bytes(jpg))
+    for ext in (".png", ".jpg"):  # real photographs pass
+        from hesift import data
+
+        check_image(cv2.imencode(ext, data.photo("astronaut", 512))[1].tobytes())
+        flat = np.full((2000, 2000, 3), 7, np.uint8)
+        check_image(cv2.imencode(ext, flat)[1].tobytes())
