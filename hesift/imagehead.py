@@ -69,14 +69,15 @@ def read_header(data: bytes | bytearray | memoryview) -> ImageHeader:
     """Width, height, channels and bits per sample from the first bytes of an image.
 
     Reads at most the first 64 KiB, except for TIFF, whose directory may sit
-    anywhere in the file (no copy is made of the rest).
+    anywhere in the file, and PNG, whose chunk lengths are all checked (no copy
+    is made of the rest).
     """
     whole = memoryview(data).cast("B")
     head = bytes(whole[:1 << 16])
     for magic, reader in _READERS:
         if any(head.startswith(m) for m in magic):
             try:
-                return reader(whole if magic is _TIFF else head)
+                return reader(whole if magic in _WHOLE else head)
             except (struct.error, IndexError, ValueError) as e:
                 if isinstance(e, ImageHeaderError):
                     raise
@@ -93,7 +94,25 @@ def _png(d: bytes) -> ImageHeader:
     if channels is None or depth not in (1, 2, 4, 8, 16):
         raise ImageHeaderError("not an image: PNG header is corrupt (colour type / bit depth)")
     raw = h * (1 + (w * samples * depth + 7) // 8)
+    _png_chunks(d)
     return ImageHeader("PNG", w, h, channels, depth, raw)
+
+
+def _png_chunks(d) -> None:
+    """Every chunk must fit in the file: OpenCV's PNG reader allocates a chunk's declared
+    length before reading it (a 4-byte edit made it allocate 4 GiB)."""
+    pos, end = 8, len(d)
+    while pos < end:
+        if pos + 12 > end:
+            raise ImageHeaderError("not an image: PNG is truncated inside a chunk header")
+        (length,) = struct.unpack(">I", d[pos:pos + 4])
+        if length > end - pos - 12:
+            raise ImageHeaderError("not an image: a PNG chunk runs past the end of the file "
+                                   "(truncated or forged)")
+        kind = bytes(d[pos + 4:pos + 8])
+        pos += 12 + length
+        if kind == b"IEND":
+            return
 
 
 _SOF = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
@@ -133,6 +152,7 @@ def _bmp(d: bytes) -> ImageHeader:
 
 
 _TIFF = (b"II*\x00", b"MM\x00*")
+_PNG = (b"\x89PNG\r\n\x1a\n",)
 
 
 def _tiff(d: bytes) -> ImageHeader:
@@ -212,7 +232,7 @@ def _pnm(d: bytes) -> ImageHeader:
 
 
 _READERS = (
-    ((b"\x89PNG\r\n\x1a\n",), _png),
+    (_PNG, _png),
     ((b"\xff\xd8\xff",), _jpeg),
     ((b"BM",), _bmp),
     (_TIFF, _tiff),
@@ -220,3 +240,6 @@ _READERS = (
     ((b"GIF87a", b"GIF89a"), _gif),
     (tuple(b"P" + bytes([c]) for c in b"1234567"), _pnm),
 )
+
+
+_WHOLE = (_TIFF, _PNG)

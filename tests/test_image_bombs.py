@@ -170,3 +170,16 @@ def test_header_larger_than_any_compression_allows():
         check_image(cv2.imencode(ext, data.photo("astronaut", 512))[1].tobytes())
         flat = np.full((2000, 2000, 3), 7, np.uint8)
         check_image(cv2.imencode(ext, flat)[1].tobytes())
+
+
+def test_png_chunk_longer_than_the_file_is_refused():
+    """OpenCV 5 allocates a PNG chunk's declared length before reading it: a 4-byte edit
+    of the IDAT length in a 48x32 PNG made imdecode take 4 GiB (found by tests/test_fuzz)."""
+    img = (np.arange(48 * 32 * 3) % 251).astype(np.uint8).reshape(32, 48, 3)
+    png = bytearray(cv2.imencode(".png", img)[1].tobytes())
+    i = png.index(b"IDAT") - 4
+    png[i:i + 4] = struct.pack(">I", 0xFFFF0E49)
+    with pytest.raises(ImageHeaderError, match="runs past the end"):
+        check_image(bytes(png))
+    with pytest.raises(ImageHeaderError, match="truncated"):
+        check_image(cv2.imencode(".png", img)[1].tobytes()[:60])
