@@ -32,7 +32,9 @@ def make_server(service: EvaluatorService, host: str = "127.0.0.1", port: int = 
         # over the limit (+ slack so the app can answer with its own reason) is cut off
         max_request_body_size=lim.max_request_bytes + (1 << 20),
         max_request_header_size=64 * 1024,
-        channel_timeout=3600,  # a 2048-bit octave can take minutes before the answer starts
+        # idle connections (e.g. a stalled upload) close after 2 minutes; a connection
+        # whose request is being computed is never idle-closed, however long the job
+        channel_timeout=120,
         connection_limit=64,
         expose_tracebacks=False,
     )
