@@ -1,10 +1,12 @@
-"""``hesift sift IMG``: HESIFT on a picture, both parties in one process.
+"""``hesift sift IMG``: HESIFT on a picture; the evaluator here or on a server.
 
-The evaluator object gets only the public key and ciphertexts; the key
-owner decrypts the DoG levels and finishes the features.  ``--plaintext``
-runs the identical plaintext pipeline instead (no keys, same output).  The
-cost model's estimate is printed first; work over --max-time / --max-memory
-is refused, and --max-side N downscales the picture first.
+The evaluator gets only the public key and ciphertexts: an object in this
+process, or with ``--evaluator URL`` a ``hesift evaluator`` service on another
+machine.  The key owner (this command) decrypts the DoG levels and finishes
+the features.  ``--plaintext`` runs the identical plaintext pipeline instead
+(no keys, same output).  The cost model's estimate is printed first; work over
+--max-time / --max-memory is refused, and --max-side N downscales the picture
+first.
 """
 
 from __future__ import annotations
