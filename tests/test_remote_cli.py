@@ -112,11 +112,11 @@ def test_dead_evaluator_clear_error_no_output(work, capsys):
     out = d / "never.png"
     code, _, err = run(capsys, "filter", "gaussian", d / "photo.png", "-o", out,
                        "--key", d / "key.json", "--evaluator", url)
-    assert code != 0 and "cannot reach the evaluator" in err and err.count("\n") == 1
+    assert code == 7 and "cannot reach the evaluator" in err and err.count("\n") == 1
     assert not out.exists() and not list(d.glob(".never.png*"))
     code, _, err = run(capsys, "sift", d / "photo.png", "--key-bits", "512", "--insecure",
                        "--features", d / "never.npz", "--evaluator", url)
-    assert code != 0 and "cannot reach the evaluator" in err and not (d / "never.npz").exists()
+    assert code == 7 and "cannot reach the evaluator" in err and not (d / "never.npz").exists()
 
 
 def test_wrong_token_and_bind_rule(service, work, capsys, tmp_path):
@@ -125,7 +125,7 @@ def test_wrong_token_and_bind_rule(service, work, capsys, tmp_path):
     code, _, err = run(capsys, "filter", "negate", work / "photo.png", "-o", tmp_path / "x.png",
                        "--key", work / "key.json", "--evaluator", service.url,
                        "--token-file", bad)
-    assert code != 0 and "403" in err and not (tmp_path / "x.png").exists()
+    assert code == 7 and "403" in err and not (tmp_path / "x.png").exists()
     r = subprocess.run([sys.executable, "-m", "hesift", "evaluator", "--host", "0.0.0.0"],
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 2 and "without a token" in r.stderr

@@ -18,6 +18,8 @@ import urllib.parse
 from collections.abc import Sequence
 from typing import Any
 
+from hesift.errors import EXIT_SERVICE
+
 from . import wire
 
 TOKEN_ENV = "HESIFT_EVALUATOR_TOKEN"
@@ -29,6 +31,8 @@ RETRYABLE_ERRORS = (ConnectionResetError, ConnectionAbortedError, BrokenPipeErro
 
 class RemoteError(OSError):
     """The evaluator service answered with an error (``status``, one-line ``reason``)."""
+
+    exit_code = EXIT_SERVICE  # the CLI's "a server is unavailable or failed"
 
     exit_code = 7  # hesift.errors.EXIT_SERVICE
 
