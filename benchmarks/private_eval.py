@@ -31,6 +31,7 @@ from hesift.gallery.private.server import DEFAULT_FETCH, DEFAULT_WORDS
 from hesift.matching import MIN_INLIERS
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "private_eval.md"
+NOTE = ("Related and unrelated queries: in fetch mode (the default) geometry separates them clearly (every related query has at least the minimum above, every unrelated one at most the maximum above). The bag-of-words cosine alone does not: alike textures (the two Hubble star fields, other regions of the retina photo among the unrelated queries) score as high as true matches, so the no-fetch mode ranks well but its 'related' flag is only a rough indicator.")
 
 
 class LocalClient(PrivateClient):
@@ -151,6 +152,8 @@ def format_table(r: dict) -> str:
         f"{r['unrel_sim_median']:.3f} cosine |",
         f"| related queries flagged related | {pc(r['related_inl'])} (>= {MIN_INLIERS} inliers) "
         f"| {pc(r['related_sim'])} (cosine >= {SIMILAR}) |",
+        "",
+        NOTE,
         "",
         f"Request {r['query_bytes']} bytes, reply {r['reply_bytes']} bytes; median query "
         f"{r['query_s_median']:.2f} s (fetch mode, encryption + scoring + decryption + RANSAC, "

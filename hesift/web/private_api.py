@@ -29,7 +29,7 @@ from hesift.remote.limits import JobSlots, Limits, declared_length, read_body
 
 from .state import get_gallery
 
-__all__ = ["MAX_CONCURRENT", "features", "get_index", "params", "query", "set_index"]
+__all__ = ["MAX_CONCURRENT", "features", "get_index", "params", "query", "set_index", "warm_up"]
 
 MAX_CONCURRENT = 2
 MAX_FEATURES_REQUEST = 64 * 1024
@@ -59,6 +59,19 @@ def get_index() -> PrivateIndex:
             idx = PrivateIndex(gallery)
             _index["index"] = idx
         return idx
+
+
+def warm_up() -> None:
+    """Build the served gallery's private-retrieval parameters now (prints what it does)."""
+    import sys
+
+    if len(get_gallery()) == 0:
+        return
+    print("building the private-retrieval vocabulary ...", file=sys.stderr, flush=True)
+    try:
+        get_index().params()
+    except (EmptyGallery, GalleryError) as e:
+        print(f"hesift: private retrieval unavailable for now: {e}", file=sys.stderr)
 
 
 def _response(e: HTTPError) -> HttpResponse:

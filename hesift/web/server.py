@@ -103,6 +103,9 @@ def serve(
                          max_upload_bytes=int(max_upload_mb * 1024 * 1024),
                          admin_token=admin_token, max_concurrent=max_concurrent,
                          insecure_no_auth=insecure_no_auth)
+    from .private_api import warm_up
+
+    warm_up()  # the private-retrieval vocabulary now, not on the first encrypted query
     mode = "DEVELOPMENT (DEBUG on)" if debug else "production"
     print(f"hesift gallery {gallery.path} ({len(gallery)} images) at "
           f"http://{host}:{server.effective_port}/  [{mode}; Ctrl-C stops]", flush=True)
