@@ -55,3 +55,19 @@ class CachedReference(ReferenceExtractor):
 
 
 FAST = CachedReference()
+
+
+def finish_job(client, response, timeout: float = 60):
+    """An upload answers with a redirect to its background job: wait for the job to end,
+    then return its page (any other response is returned as it is)."""
+    import time
+
+    from hesift.web import jobs
+
+    if response.status_code != 302 or "/jobs/" not in response["Location"]:
+        return response
+    job = jobs.get_queue().get(response["Location"].rstrip("/").rsplit("/", 1)[1])
+    t0 = time.time()
+    while job is not None and job.state not in ("done", "failed") and time.time() - t0 < timeout:
+        time.sleep(0.05)
+    return client.get(response["Location"])

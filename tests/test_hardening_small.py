@@ -16,9 +16,9 @@ from hesift.web import guard, state
 from hesift.web.settings import configure
 
 try:
-    from gallery_helpers import FAST, photo, png_bytes
+    from gallery_helpers import FAST, finish_job, photo, png_bytes
 except ImportError:  # tests collected as a package
-    from tests.gallery_helpers import FAST, photo, png_bytes
+    from tests.gallery_helpers import FAST, finish_job, photo, png_bytes
 
 configure()
 from django.test import Client, override_settings  # noqa: E402
@@ -85,18 +85,18 @@ def test_admin_token_guards_add_and_remove(gallery):
     assert r.status_code == 403 and len(gallery) == 1
     r = c.post("/remove/", {"name": "camera"})
     assert r.status_code == 403 and len(gallery) == 1
-    r = c.post("/add/", {"images": _upload(), "admin_token": TOKEN})
+    r = finish_job(c, c.post("/add/", {"images": _upload(), "admin_token": TOKEN}))
     assert r.status_code == 200 and len(gallery) == 2
     r = c.post("/remove/", {"name": "coffee"}, HTTP_AUTHORIZATION=f"Bearer {TOKEN}")
     assert r.status_code == 302 and len(gallery) == 1
-    r = c.post("/", {"image": _upload("camera")})  # searching stays open
+    r = finish_job(c, c.post("/", {"image": _upload("camera")}))  # searching stays open
     assert r.status_code == 200
 
 
 def test_no_token_configured_keeps_the_page_open(gallery):
     c = Client()
     assert b'name="admin_token"' not in c.get("/add/").content
-    assert c.post("/add/", {"images": _upload()}).status_code == 200
+    assert finish_job(c, c.post("/add/", {"images": _upload()})).status_code == 200
 
 
 def test_off_loopback_needs_a_token(gallery, tmp_path):
@@ -119,4 +119,4 @@ def test_concurrent_uploads_beyond_the_bound_get_503(gallery):
         r = c.post("/add/", {"images": _upload()})
         assert r.status_code == 503
         assert c.get("/").status_code == 200  # pages still load
-    assert c.post("/", {"image": _upload("camera")}).status_code == 200
+    assert finish_job(c, c.post("/", {"image": _upload("camera")})).status_code == 200
