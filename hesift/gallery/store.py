@@ -52,7 +52,8 @@ _COLUMNS = """
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS images (id {serial},""" + _COLUMNS + ");"
+CREATE TABLE IF NOT EXISTS images (id {serial},""" + _COLUMNS + """);
+CREATE TABLE IF NOT EXISTS derived (key TEXT PRIMARY KEY, data {blob} NOT NULL);"""
 
 _BUMP_GENERATION = ("UPDATE meta SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT)"
                     " WHERE key = 'generation'")
@@ -240,6 +241,7 @@ class StoredFeatures:
     name: str
     keypoints: np.ndarray  # (N, 7) float32, see features.keypoints_to_rows
     descriptors: np.ndarray  # (N, 128) float32
+    sha256: str = ""
 
 
 _ENTRY_COLS = "id, name, sha256, width, height, num_features, added_at"
@@ -431,7 +433,7 @@ class Store:
 
     def features(self, name: str | None = None) -> tuple[int, list[StoredFeatures]]:
         """(generation, features of one image or all images), read in one snapshot."""
-        sql = "SELECT id, name, keypoints, descriptors FROM images"
+        sql = "SELECT id, name, keypoints, descriptors, sha256 FROM images"
         args: tuple = ()
         if name is not None:
             sql, args = sql + " WHERE name = ?", (name,)
@@ -439,12 +441,35 @@ class Store:
             gen = int(conn.execute("SELECT value FROM meta WHERE key='generation'").fetchone()[0])
             rows = conn.execute(sql + " ORDER BY id", args).fetchall()
         out = []
-        for i, n, kp, de in rows:
+        for i, n, kp, de, sha in rows:
             try:
                 kps, desc = npy_load(kp), npy_load(de)
             except Exception as e:
                 raise GalleryError(f"{self.path}: features of {n!r} are corrupted ({e})") from None
             if kps.ndim != 2 or desc.ndim != 2 or len(kps) != len(desc):
                 raise GalleryError(f"{self.path}: features of {n!r} are corrupted (bad shape)")
-            out.append(StoredFeatures(i, n, kps, desc))
+            out.append(StoredFeatures(i, n, kps, desc, sha))
         return gen, out
+
+    def image_keys(self) -> tuple[int, list[tuple[int, str, str]]]:
+        """(generation, [(id, name, sha256)] in id order), read in one snapshot (no features)."""
+        with self.connect(snapshot=True) as conn:
+            gen = int(conn.execute("SELECT value FROM meta WHERE key='generation'").fetchone()[0])
+            rows = conn.execute("SELECT id, name, sha256 FROM images ORDER BY id").fetchall()
+        return gen, [(int(i), n, s) for i, n, s in rows]
+
+    # -- derived data (caches rebuilt from the images, e.g. the private-retrieval index) --
+    def derived(self, key: str) -> bytes | None:
+        """The bytes stored under ``key`` (the caller parses and checks them), or None."""
+        with self.connect() as conn:
+            row = conn.execute("SELECT data FROM derived WHERE key = ?", (key,)).fetchone()
+        return None if row is None else bytes(row[0])
+
+    def set_derived(self, key: str, data: bytes | None) -> None:
+        """Store (or with None, drop) derived bytes; the generation is unchanged."""
+        with self.connect(write=True) as conn:
+            if data is None:
+                conn.execute("DELETE FROM derived WHERE key = ?", (key,))
+            else:
+                conn.execute("INSERT INTO derived VALUES (?, ?) ON CONFLICT (key)"
+                             " DO UPDATE SET data = excluded.data", (key, bytes(data)))
