@@ -8,7 +8,14 @@ the slot width (every decrypted bit a DoG bit), and the ratio to cv2.SIFT.
 It also runs octave 0 of a small image unpacked (one pixel per ciphertext)
 to show what packing buys.
 
-    python -m benchmarks.sift_cost [--quick] [--key-bits N] [--no-write]
+Every size runs twice, interleaved: the integer pipeline before issue 14
+(``SiftParams.legacy()``: f = 12, centre-residue taps, one image row per canvas
+row, |x| slot bounds) and today's defaults (f = 10 largest-remainder taps,
+folded canvas, interval bounds), so the saving is measured in one run on one
+machine.  Decrypted-ciphertext counts are deterministic; times are wall clock
+and CPU (all threads of this process: the machine may be shared).
+
+    python -m benchmarks.sift_cost [--quick] [--key-bits N] [--sizes 256 512] [--no-write]
 """
 
 from __future__ import annotations
@@ -55,22 +62,31 @@ def ideal_decryptions(grey: np.ndarray, params: SiftParams, key_bits: int) -> fl
     return total
 
 
-def packed_row(size: int, keys, params: SiftParams) -> dict:
+CONFIGS = {"before": SiftParams.legacy(), "after": SiftParams()}
+
+
+def packed_row(size: int, keys, params: SiftParams, config: str = "after") -> dict:
     g = grey_crop(size)
     t_cv = _best_of(lambda: cv2.SIFT_create().detectAndCompute(g, None))
     t_ref = _best_of(lambda: run_reference(g, params), 1)
     st: dict = {}
-    t = time.perf_counter()
+    t, c = time.perf_counter(), time.process_time()
     kps = run_local(g, params, keys, stats=st)
-    total = time.perf_counter() - t
+    total, cpu_total = time.perf_counter() - t, time.process_time() - c
     owner = st.pop("owner")
     decrypts = st["decrypted_bits"] / keys[0].bits
+    ideal = ideal_decryptions(g, params, keys[0].bits)
+    cpu = st["cpu"]
     return {
-        "size": size, "keypoints": len(kps), "total": total,
+        "config": config, "size": size, "keypoints": len(kps), "total": total,
         "encrypt": st["encrypt"], "evaluate": st["evaluate"], "decrypt": st["decrypt"],
         "plaintext": st["plaintext"], "decrypt_share": st["decrypt"] / total,
-        "decryptions": int(decrypts), "ideal_decryptions": ideal_decryptions(g, params, keys[0].bits),
+        "cpu_total": cpu_total, "cpu_decrypt": cpu["decrypt"], "cpu_evaluate": cpu["evaluate"],
+        "cpu_encrypt": cpu["encrypt"],
+        "decryptions": int(decrypts), "ideal_decryptions": ideal,
+        "decrypt_ratio_to_ideal": decrypts / ideal,
         "bits_per_slot": owner.plans[0].bits_per_slot, "octaves": len(owner.plans),
+        "folds": [c.k for c in owner.canvases], "frac_bits": params.frac_bits,
         "cv2_sift": t_cv, "reference": t_ref, "ratio_to_cv2": total / t_cv,
     }
 
@@ -95,7 +111,7 @@ def unpacked_vs_packed(size: int, keys, params: SiftParams) -> dict:
     res = ev.evaluate(job)
     out["packed_evaluate"] = time.perf_counter() - t
     t = time.perf_counter()
-    dogs = np.stack([priv.decrypt(d) for d in res.dogs])
+    dogs = np.stack([owner.canvases[0].unfold(priv.decrypt(d)) for d in res.dogs])
     out["packed_decrypt"] = time.perf_counter() - t
     assert np.array_equal(dogs, ref)
 
@@ -124,34 +140,65 @@ def run(quick: bool = False, key_bits: int = 2048, sizes: list[int] | None = Non
     """Measure every size; ``on_row(partial_result)`` is called after each one (long runs)."""
     import hepaillier_core as hc
 
+    from .machine import machine_info
+
     params = SiftParams()
     keys = hc.generate_keypair(key_bits, insecure=key_bits < 2048)
     keys[1].precompute()  # build the comb tables once, outside every timed stage
     sizes = sizes or ([128] if quick else [128, 256, 512])
     res = {"key_bits": key_bits, "workers": hc.get_workers(), "rows": [],
-           "frac_bits": params.frac_bits}
+           "frac_bits": params.frac_bits, "cpu": machine_info().get("cpu", "?")}
     res["unpacked"] = unpacked_vs_packed(16 if quick else 24, keys, params)
     for s in sizes:
-        res["rows"].append(packed_row(s, keys, params))
-        if on_row is not None:
-            on_row(res)
+        for name, p in CONFIGS.items():  # interleaved: both configurations per size
+            res["rows"].append(packed_row(s, keys, p, name))
+            if on_row is not None:
+                on_row(res)
+    res["comparison"] = compare(res["rows"])
     return res
+
+
+def compare(rows: list[dict]) -> list[dict]:
+    """after / before per size: decrypted ciphertexts, wall and CPU totals."""
+    by = {(r["size"], r["config"]): r for r in rows}
+    out = []
+    for size in sorted({r["size"] for r in rows}):
+        a, b = by.get((size, "after")), by.get((size, "before"))
+        if a and b:
+            out.append({"size": size, "decryptions": a["decryptions"] / b["decryptions"],
+                        "total": a["total"] / b["total"], "cpu_total": a["cpu_total"] / b["cpu_total"],
+                        "cpu_decrypt": a["cpu_decrypt"] / b["cpu_decrypt"],
+                        "cpu_evaluate": a["cpu_evaluate"] / b["cpu_evaluate"]})
+    return out
 
 
 def table(res: dict) -> str:
     lines = [
-        f"Key: {res['key_bits']} bits, {res['workers']} workers; taps f = {res['frac_bits']} fractional bits.",
+        f"Key: {res['key_bits']} bits, {res['workers']} workers, CPU {res.get('cpu', '?')}.  "
+        "before = `SiftParams.legacy()` (f = 12, centre-residue taps, padded canvas, |x| bounds); "
+        f"after = defaults (f = {res['frac_bits']}, largest-remainder taps, folded canvas, "
+        "interval bounds).",
         "",
-        "| size | keypoints | encrypt s | evaluate s | decrypt s | plaintext s | total s | decrypt share "
-        "| decryptions (ideal) | slot bits | cv2.SIFT s | total / cv2 |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| size | config | keypoints | encrypt s | evaluate s | decrypt s | plaintext s | total s "
+        "| CPU s (decrypt) | decrypt share | decryptions (ideal, ratio) | slot bits | cv2.SIFT s "
+        "| total / cv2 |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for r in res["rows"]:
         lines.append(
-            f"| {r['size']}x{r['size']} | {r['keypoints']} | {r['encrypt']:.1f} | {r['evaluate']:.1f} | "
-            f"{r['decrypt']:.1f} | {r['plaintext']:.2f} | {r['total']:.1f} | {r['decrypt_share']:.0%} | "
-            f"{r['decryptions']} ({r['ideal_decryptions']:.0f}) | {r['bits_per_slot']} | "
+            f"| {r['size']}x{r['size']} | {r.get('config', '')} | {r['keypoints']} | {r['encrypt']:.1f} | "
+            f"{r['evaluate']:.1f} | {r['decrypt']:.1f} | {r['plaintext']:.2f} | {r['total']:.1f} | "
+            f"{r.get('cpu_total', float('nan')):.1f} ({r.get('cpu_decrypt', float('nan')):.1f}) | "
+            f"{r['decrypt_share']:.0%} | {r['decryptions']} ({r['ideal_decryptions']:.0f}, "
+            f"{r['decryptions'] / r['ideal_decryptions']:.3f}x) | {r['bits_per_slot']} | "
             f"{r['cv2_sift'] * 1e3:.1f} ms | {r['ratio_to_cv2']:.0f}x |")
+    if res.get("comparison"):
+        lines += ["", "after / before (same run):", "",
+                  "| size | decrypted ciphertexts | wall total | CPU total | CPU decrypt | CPU evaluate |",
+                  "| --- | --- | --- | --- | --- | --- |"]
+        for c in res["comparison"]:
+            lines.append(f"| {c['size']}x{c['size']} | {c['decryptions']:.3f}x | {c['total']:.3f}x | "
+                         f"{c['cpu_total']:.3f}x | {c['cpu_decrypt']:.3f}x | {c['cpu_evaluate']:.3f}x |")
     u = res["unpacked"]
     lines += [
         "",

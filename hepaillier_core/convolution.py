@@ -111,7 +111,8 @@ def _packed_rect(img: PackedImage, kh: int, kw: int, mode: str) -> PackedImage:
                       y0=lay.y0 - (kh - 1 - r), x0=lay.x0 - (kw - 1 - c))
         if new.y0 < 0 or new.x0 < new.c_lo:
             raise ValueError("'full' output reaches outside the packed canvas")
-    return PackedImage(img.public_key, img.data, new, img.scale, img.bound, check=False)
+    return PackedImage(img.public_key, img.data, new, img.scale, interval=img.interval,
+                       check=False)
 
 
 def _check_args(x, border: str, mode: str) -> None:
@@ -169,6 +170,16 @@ def _sepfilter2d(x, kx, ky, border, mode, flip, workers, progress):
         hx, hy = hx[::-1].copy(), hy[::-1].copy()
     if isinstance(x, PackedImage):
         out = correlate_packed(x, hx[None, :], workers=workers, progress=progress)
+        if mode == "valid":
+            # compute only the rows a 'valid' output keeps (the vertical pass's other
+            # output rows would be dropped right away)
+            kh, lay = len(hy), out.layout
+            h = lay.height - kh + 1
+            if h <= 0 or lay.width - len(hx) + 1 <= 0:
+                raise ValueError("'valid' output is empty: the kernel is larger than the image")
+            out = correlate_packed(out, hy[:, None], workers=workers, progress=progress,
+                                   rows=(lay.y0 + kh - 1, lay.y0 + kh - 1 + h))
+            return _packed_rect(out, 1, len(hx), mode)
         out = correlate_packed(out, hy[:, None], workers=workers, progress=progress)
         return _packed_rect(out, len(hy), len(hx), mode)
     out = _correlate_unpacked(x, hx[None, :], border, mode, workers, progress)

@@ -9,6 +9,11 @@ every slot up by q.  Only upward moves exist, so a filter output is stored
 image sits.  The canvas never gets truncated: columns right of the data must
 stay zero up to the capacity P*M, which every op checks before it runs, as
 it checks that every slot stays inside (-B/2, B/2).
+
+Bounds are intervals [lo, hi] (always containing 0: the canvas's empty
+columns are zeros), not just |value|: a one-signed result such as a blur of
+a non-negative image keeps lo = 0, so the difference of two of them needs
+[-hi, hi] rather than [-2 hi, 2 hi] - one slot bit less.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ import numpy as np
 
 from . import _core
 from .array import EncryptedArray, check_ciphertexts, flat_invert, flat_mulmod, flat_scale, same_key
-from .encoding import check_scale, int_scalar, max_abs, to_int_array
+from .encoding import check_scale, int_scalar, to_int_array
 from .keys import PublicKey
 from .multiexp import COUNTERS, TapPlan, prepare_bases, run_tiled
 from .parallel import make_progress, run_batched
@@ -68,14 +73,45 @@ def slot_limit(w: int) -> int:
 
 
 def check_slot_bound(pub: PublicKey, lay: Layout, bound: int, what: str) -> int:
-    if bound > slot_limit(lay.w):
-        need = bound.bit_length() + 1
+    check_slot_interval(pub, lay, (-bound, bound), what)
+    return bound
+
+
+def check_slot_interval(pub: PublicKey, lay: Layout, interval: tuple[int, int],
+                        what: str) -> tuple[int, int]:
+    """Refuse (OverflowError) unless every value in [lo, hi] fits a signed slot."""
+    lo, hi = int(interval[0]), int(interval[1])
+    if max(-lo, hi) > slot_limit(lay.w):
+        need = max(-lo, hi).bit_length() + 1
         raise OverflowError(
-            f"{what} needs {need} bits per slot (|value| up to {bound}) but the image was "
+            f"{what} needs {need} bits per slot (values in [{lo}, {hi}]) but the image was "
             f"packed with bits_per_slot={lay.w}; re-encrypt with bits_per_slot>={need} "
             f"(this {pub.bits}-bit key allows up to {pub.bits - 2}, with fewer pixels per "
             "ciphertext)")
-    return bound
+    return lo, hi
+
+
+def interval_of(bound=None, interval=None) -> tuple[int, int]:
+    """[lo, hi] from an |x| bound or an explicit interval (which must contain 0)."""
+    if interval is None:
+        b = int(bound or 0)
+        if b < 0:
+            raise ValueError(f"a bound must be >= 0, got {b}")
+        return -b, b
+    lo, hi = (int(v) for v in interval)
+    if not lo <= 0 <= hi:
+        raise ValueError(f"a packed image's interval must contain 0 (its empty columns), "
+                         f"got [{lo}, {hi}]")
+    return lo, hi
+
+
+def filter_interval(interval: tuple[int, int], kernel) -> tuple[int, int]:
+    """Range of sum_t k_t x_t over x_t in [lo, hi] (lo <= 0 <= hi): positive taps
+    take the input's range, negative ones its mirror."""
+    k = np.asarray(kernel, dtype=np.int64)
+    pos, neg = int(k[k > 0].sum()), -int(k[k < 0].sum())
+    lo, hi = interval
+    return pos * lo - neg * hi, pos * hi - neg * lo
 
 
 def required_bits(bound: int, *kernels) -> int:
@@ -106,10 +142,12 @@ class PackedImage:
     __array_priority__ = 1000
 
     def __init__(self, public_key: PublicKey, data: np.ndarray, layout: Layout, scale: int = 1,
-                 bound: int = 0, *, check: bool = True):
-        """``check`` (default): every ciphertext must be a unit mod n^2 and the layout
-        must fit the key (see ``EncryptedArray``); the library's own operations pass
-        ``check=False`` for results they computed."""
+                 bound: int = 0, *, interval: tuple[int, int] | None = None,
+                 check: bool = True):
+        """``interval`` (lo, hi) replaces the symmetric ``bound`` when given.  ``check``
+        (default): every ciphertext must be a unit mod n^2 and the layout must fit the
+        key (see ``EncryptedArray``); the library's own operations pass ``check=False``
+        for results they computed."""
         if not isinstance(data, np.ndarray) or data.dtype != np.uint64 or data.ndim != 3 or data.shape[1:] != (layout.M,
                                                                              public_key.L):
             raise ValueError("packed data must be uint64 of shape (rows, M, L)")
@@ -117,22 +155,36 @@ class PackedImage:
             raise ValueError("packed layout rows do not match the data")
         if layout.x0 < layout.c_lo or layout.x0 + layout.width > layout.c_hi:
             raise ValueError("packed layout columns are inconsistent")
+        lo, hi = interval_of(bound, interval)
+        if max(-lo, hi) > slot_limit(layout.w):
+            raise ValueError(f"packed image bound [{lo}, {hi}] does not fit its "
+                             f"{layout.w}-bit slots (inconsistent metadata)")
         if check:
             if layout.P * layout.w > public_key.bits - 2:
                 raise ValueError("packed layout does not fit the key (P * w > bits - 2)")
-            if int(scale) < 1 or not 0 <= int(bound) <= slot_limit(layout.w):
+            if int(scale) < 1:
                 raise ValueError("scale must be >= 1 and bound within the slot width")
             check_ciphertexts(public_key, data.reshape(-1, public_key.L))
         self.public_key = public_key
         self.data = np.ascontiguousarray(data)
         self.layout = layout
         self.scale = int(scale)
-        self.bound = int(bound)
+        self.lo, self.hi = lo, hi
         # Montgomery-form bases (shifted copies included) reused by every filter of
         # this image: a scale space filters one base many times.
         self._bases_cache: dict = {}
 
     # --- description -------------------------------------------------------
+    @property
+    def bound(self) -> int:
+        """Static bound on |value| of every slot (the interval's larger end)."""
+        return max(-self.lo, self.hi)
+
+    @property
+    def interval(self) -> tuple[int, int]:
+        """Static [lo, hi] holding every slot value (lo <= 0 <= hi)."""
+        return self.lo, self.hi
+
     @property
     def shape(self) -> tuple[int, int]:
         return (self.layout.height, self.layout.width)
@@ -163,32 +215,33 @@ class PackedImage:
                 f"ciphertexts={self.num_ciphertexts} scale={self.scale} "
                 f"key={self.public_key.fingerprint}>")
 
-    def _new(self, data, layout=None, scale=None, bound=None) -> PackedImage:
+    def _new(self, data, layout=None, scale=None, interval=None) -> PackedImage:
         return PackedImage(self.public_key, data, layout or self.layout,
                            self.scale if scale is None else scale,
-                           self.bound if bound is None else bound, check=False)
+                           interval=self.interval if interval is None else interval, check=False)
 
     def with_scale(self, scale: int) -> PackedImage:
         """Same ciphertexts read with another fixed-point scale (no crypto work)."""
         return PackedImage(self.public_key, self.data, self.layout, check_scale(scale),
-                           self.bound, check=False)
+                           interval=self.interval, check=False)
 
     def _flat(self) -> np.ndarray:
         return self.data.reshape(-1, self.public_key.L)
 
     # --- arithmetic ----------------------------------------------------------
     def __neg__(self) -> PackedImage:
-        return self._new(flat_invert(self.public_key, self._flat()).reshape(self.data.shape))
+        return self._new(flat_invert(self.public_key, self._flat()).reshape(self.data.shape),
+                         interval=(-self.hi, -self.lo))
 
     def __mul__(self, k) -> PackedImage:
         if isinstance(k, (PackedImage, EncryptedArray)):
             raise TypeError("Paillier cannot multiply two ciphertexts")
         k = int_scalar(k, "multiplier of a packed image")
-        bound = check_slot_bound(self.public_key, self.layout, self.bound * abs(k),
-                                 "this multiplication")
+        interval = check_slot_interval(self.public_key, self.layout,
+                                       sorted((self.lo * k, self.hi * k)), "this multiplication")
         out = flat_scale(self.public_key, self._flat(), np.array(k, dtype=object)
                          if abs(k) >= 1 << 63 else np.array(k, dtype=np.int64))
-        return self._new(out.reshape(self.data.shape), bound=bound)
+        return self._new(out.reshape(self.data.shape), interval=interval)
 
     __rmul__ = __mul__
 
@@ -204,9 +257,10 @@ class PackedImage:
     def __add__(self, other) -> PackedImage:
         if isinstance(other, PackedImage):
             a, b = _align(self, other)
-            bound = check_slot_bound(a.public_key, a.layout, a.bound + b.bound, "this addition")
+            interval = check_slot_interval(a.public_key, a.layout, (a.lo + b.lo, a.hi + b.hi),
+                                           "this addition")
             out = flat_mulmod(a.public_key, a._flat(), b._flat())
-            return a._new(out.reshape(a.data.shape), bound=bound)
+            return a._new(out.reshape(a.data.shape), interval=interval)
         if isinstance(other, EncryptedArray):
             raise TypeError("cannot add an unpacked EncryptedArray to a PackedImage")
         return _add_plain(self, other)
@@ -241,7 +295,7 @@ class PackedImage:
         from .serialization import _rebuild_packed
 
         return (_rebuild_packed, (self.public_key.n, self.data, self.layout.to_json(),
-                                  self.scale, self.bound))
+                                  self.scale, self.bound, self.interval))
 
 
 # --- encryption -------------------------------------------------------------
@@ -267,14 +321,19 @@ def encrypt_packed(pub: PublicKey, priv, values, scale: int = 1, *, bits_per_slo
     if headroom < 0 or subsample_levels < 0:
         raise ValueError("headroom and subsample_levels must be >= 0")
     canvas = np.pad(ints, pad, mode=PAD_MODES[pad_mode]) if pad else ints
-    actual = max_abs(canvas)
+    actual = (min(int(canvas.min()), 0), max(int(canvas.max()), 0))
     if bound is None:
-        bound = actual
+        interval = actual
+    elif isinstance(bound, tuple):
+        if len(bound) != 2:
+            raise ValueError("a declared interval bound must be a (lo, hi) pair")
+        interval = interval_of(interval=tuple(_scaled_bound(b, scale) for b in bound))
     else:
-        bound = int(math.ceil(float(bound) * scale)) if isinstance(bound, float) \
-            else int(bound) * scale
-        if bound < actual:
-            raise ValueError(f"declared bound {bound} is below the largest |value| {actual}")
+        interval = interval_of(_scaled_bound(bound, scale))
+    if interval[0] > actual[0] or interval[1] < actual[1]:
+        raise ValueError(f"declared bound [{interval[0]}, {interval[1]}] does not hold the "
+                         f"values, which lie in [{int(canvas.min())}, {int(canvas.max())}]")
+    bound = max(-interval[0], interval[1])
     w = int(bits_per_slot) if bits_per_slot is not None else \
         bound.bit_length() + 1 + DEFAULT_HEADROOM_BITS
     w = max(w, 2)
@@ -286,7 +345,7 @@ def encrypt_packed(pub: PublicKey, priv, values, scale: int = 1, *, bits_per_slo
     P, M = plan_layout(pub, W, w, headroom, int(subsample_levels))
     lay = Layout(w=w, P=P, M=M, height=ints.shape[0], width=ints.shape[1], y0=pad, x0=pad,
                  c_lo=0, c_hi=W)
-    check_slot_bound(pub, lay, bound, "the image")
+    check_slot_interval(pub, lay, interval, "the image")
     slots = np.zeros((H, P * M), dtype=np.int64)
     slots[:, :W] = canvas
     # layout column s*M + m -> ciphertext m, slot s
@@ -296,7 +355,14 @@ def encrypt_packed(pub: PublicKey, priv, values, scale: int = 1, *, bits_per_slo
 
     ct = encrypt_residues(pub, priv, res, short_exponent=short_exponent, workers=workers,
                           progress=progress)
-    return PackedImage(pub, ct.reshape(H, M, pub.L), lay, scale, bound, check=False)
+    return PackedImage(pub, ct.reshape(H, M, pub.L), lay, scale, interval=interval, check=False)
+
+
+def _scaled_bound(b, scale: int) -> int:
+    """A declared bound end times the fixed-point scale (floats rounded outwards)."""
+    if isinstance(b, float):
+        return int(math.ceil(b * scale)) if b >= 0 else int(math.floor(b * scale))
+    return int(b) * scale
 
 
 # --- plaintext additions ---------------------------------------------------------
@@ -316,7 +382,10 @@ def _add_plain(img: PackedImage, other, negate: bool = False) -> PackedImage:
         ints = -ints
     if ints.dtype == object:
         raise OverflowError("plaintext operand too large for a packed image")
-    bound = check_slot_bound(pub, lay, img.bound + max_abs(ints), "this addition")
+    lo_add = min(int(ints.min()), 0) if ints.size else 0
+    hi_add = max(int(ints.max()), 0) if ints.size else 0
+    interval = check_slot_interval(pub, lay, (img.lo + lo_add, img.hi + hi_add),
+                                   "this addition")
     if ints.ndim == 0:
         # a constant over the whole canvas extent (padding included: it is part of the image)
         row = np.zeros((1, lay.capacity), dtype=np.int64)
@@ -324,7 +393,7 @@ def _add_plain(img: PackedImage, other, negate: bool = False) -> PackedImage:
         plain = _pack_rows(pub, lay, row)  # (M, L)
         plain = np.ascontiguousarray(np.broadcast_to(plain[None], img.data.shape))
         out = flat_mulmod(pub, img._flat(), plain.reshape(-1, pub.L))
-        return img._new(out.reshape(img.data.shape), bound=bound)
+        return img._new(out.reshape(img.data.shape), interval=interval)
     if ints.shape != img.shape:
         raise ValueError(f"plaintext shape {ints.shape} does not match the image {img.shape}")
     rows = np.zeros((lay.height, lay.capacity), dtype=np.int64)
@@ -334,7 +403,7 @@ def _add_plain(img: PackedImage, other, negate: bool = False) -> PackedImage:
     sel = data[lay.y0:lay.y0 + lay.height].reshape(-1, pub.L)
     data[lay.y0:lay.y0 + lay.height] = flat_mulmod(pub, np.ascontiguousarray(sel),
                                                    plain).reshape(lay.height, lay.M, pub.L)
-    return PackedImage(pub, data, lay, img.scale, bound, check=False)
+    return PackedImage(pub, data, lay, img.scale, interval=interval, check=False)
 
 
 # --- alignment of two packed images --------------------------------------------------
@@ -454,16 +523,25 @@ def _horizontal_index(img: PackedImage, offsets, us: np.ndarray, rows: np.ndarra
 
 
 def correlate_packed(img: PackedImage, kernel: np.ndarray, *, workers=None,
-                     progress=False) -> PackedImage:
-    """2-D correlation of the canvas (zeros beyond it), nothing truncated."""
+                     progress=False, rows: tuple[int, int] | None = None) -> PackedImage:
+    """2-D correlation of the canvas (zeros beyond it), nothing truncated.
+
+    ``rows=(r0, r1)`` computes only those data rows of the output (0 <= r0 <=
+    r1 <= input rows + kh - 1) and returns them as the whole image: height
+    r1 - r0, y0 = 0 (a 'valid' vertical pass skips the rows it would drop).
+    """
     pub, lay = img.public_key, img.layout
     kh, kw = kernel.shape
     r, c = kh // 2, kw // 2
     plan = TapPlan(kernel)
-    bound = check_slot_bound(pub, lay, img.bound * plan.l1(), "this filter")
+    interval = check_slot_interval(pub, lay, filter_interval(img.interval, kernel),
+                                   "this filter")
     _check_capacity(lay, kw - 1)
     R = img.data.shape[0]
     Rout = R + kh - 1
+    r0, r1 = (0, Rout) if rows is None else (int(rows[0]), int(rows[1]))
+    if not 0 <= r0 <= r1 <= Rout:
+        raise ValueError(f"output rows [{r0}, {r1}) are outside the {Rout} rows of this filter")
     umax = kw - 1
     key = (umax, plan.any_negative)
     cached = img._bases_cache.get(key)
@@ -477,11 +555,11 @@ def correlate_packed(img: PackedImage, kernel: np.ndarray, *, workers=None,
     uu, vv = np.meshgrid(np.arange(kh), np.arange(kw), indexing="ij")
     row_shift = (kh - 1 - uu).ravel()  # input row = out row - row_shift
     col_shift = (kw - 1 - vv).ravel()  # u for the horizontal lookup
-    K = Rout * lay.M
+    K = (r1 - r0) * lay.M
 
     def base_idx_for(lo: int, hi: int) -> np.ndarray:
         o = np.arange(lo, hi, dtype=np.int64)
-        orow, om = o // lay.M, o % lay.M
+        orow, om = r0 + o // lay.M, o % lay.M
         out = np.full((hi - lo, kh * kw), -1, dtype=np.int64)
         for t in range(kh * kw):
             irow = orow - row_shift[t]
@@ -499,7 +577,10 @@ def correlate_packed(img: PackedImage, kernel: np.ndarray, *, workers=None,
         done()
     new = replace(lay, y0=lay.y0 + (kh - 1 - r), x0=lay.x0 + (kw - 1 - c),
                   c_hi=lay.c_hi + kw - 1)
-    return PackedImage(pub, res.reshape(Rout, lay.M, pub.L), new, img.scale, bound, check=False)
+    if rows is not None:
+        new = replace(new, y0=0, height=r1 - r0)
+    return PackedImage(pub, res.reshape(r1 - r0, lay.M, pub.L), new, img.scale,
+                       interval=interval, check=False)
 
 
 def shift_right(img: PackedImage, delta: int) -> PackedImage:
@@ -529,4 +610,4 @@ def subsample_packed(img: PackedImage) -> PackedImage:
     new = Layout(w=lay.w, P=lay.P, M=lay.M // 2, height=(lay.height + 1) // 2,
                  width=(lay.width + 1) // 2, y0=lay.y0 // 2, x0=lay.x0 // 2,
                  c_lo=lay.c_lo // 2, c_hi=-(-lay.c_hi // 2))
-    return PackedImage(img.public_key, data, new, img.scale, img.bound, check=False)
+    return PackedImage(img.public_key, data, new, img.scale, interval=img.interval, check=False)

@@ -31,6 +31,7 @@ def _meta(x) -> dict:
     if isinstance(x, PackedImage):
         meta["kind"] = "packed"
         meta["layout"] = x.layout.to_json()
+        meta["interval"] = [str(x.lo), str(x.hi)]
     else:
         meta["kind"] = "array"
         meta["shape"] = list(x.shape)
@@ -88,7 +89,13 @@ def _read(src, public_key: PublicKey | None, name: str, max_bytes: int | None):
         lay = Layout.from_json(meta.get("layout", {}))
         if data.ndim != 3 or data.shape[1] != lay.M:
             raise ValueError(f"{name}: data does not match its packed layout")
-        return _checked(name, PackedImage, pub, data, lay, scale, bound)
+        try:
+            interval = tuple(int(v) for v in meta.get("interval", (-bound, bound)))
+            if len(interval) != 2 or max(-interval[0], interval[1]) != bound:
+                raise ValueError
+        except (TypeError, ValueError):
+            raise ValueError(f"{name}: corrupted metadata (interval)") from None
+        return _checked(name, PackedImage, pub, data, lay, scale, interval=interval)
     if meta.get("kind") != "array":
         raise ValueError(f"{name}: unknown kind {meta.get('kind')!r}")
     if meta.get("shape") != list(data.shape[:-1]):
@@ -96,10 +103,10 @@ def _read(src, public_key: PublicKey | None, name: str, max_bytes: int | None):
     return _checked(name, EncryptedArray, pub, data, scale, bound)
 
 
-def _checked(name: str, cls, *args):
+def _checked(name: str, cls, *args, **kwargs):
     """Construct with every check (range, gcd with n, layout, bound), naming the source."""
     try:
-        return cls(*args)
+        return cls(*args, **kwargs)
     except ValueError as e:
         raise ValueError(f"{name}: {e}") from None
 
@@ -128,5 +135,6 @@ def _rebuild_array(n, data, scale, bound):
     return EncryptedArray(PublicKey(n), data, scale, bound)
 
 
-def _rebuild_packed(n, data, layout, scale, bound):
-    return PackedImage(PublicKey(n), data, Layout.from_json(layout), scale, bound)
+def _rebuild_packed(n, data, layout, scale, bound, interval=None):
+    return PackedImage(PublicKey(n), data, Layout.from_json(layout), scale, bound,
+                       interval=interval)

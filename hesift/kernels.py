@@ -2,8 +2,9 @@
 
 Encrypted filters can only use integer weights, so every kernel here is an
 int64 array.  Gaussian taps are quantised so they sum to exactly 2**frac_bits
-(the rounding residue goes to the centre tap): every blur then has the same
-scale and a difference of two blurs has no brightness bias (DESIGN §6).
+(the rounding residue goes to the centre tap, or is spread over the largest
+remainders): every blur then has the same scale and a difference of two
+blurs has no brightness bias (DESIGN §6).
 """
 
 from __future__ import annotations
@@ -21,10 +22,26 @@ def gaussian_radius(sigma: float) -> int:
     return ksize // 2
 
 
-def gaussian_taps(sigma: float, frac_bits: int, radius: int | None = None) -> np.ndarray:
-    """Symmetric 1-D Gaussian taps (int64) summing to exactly 2**frac_bits."""
+#: How gaussian_taps turns real taps into integers summing to 2**frac_bits.
+ROUNDINGS = ("centre", "largest_remainder")
+
+
+def gaussian_taps(sigma: float, frac_bits: int, radius: int | None = None, *,
+                  rounding: str = "centre") -> np.ndarray:
+    """Symmetric 1-D Gaussian taps (int64) summing to exactly 2**frac_bits.
+
+    ``rounding="centre"``: every tap rounded to nearest, the residue put on the
+    centre tap (the filters' historic quantiser).  ``"largest_remainder"``: the
+    residue is spread symmetrically over the taps with the largest rounding
+    remainders (Hamilton's method), so every tap is within one unit of its
+    exact value and the centre carries no extra un-blurred weight; with a
+    symmetric sum of 2**f the centre tap must be even, and the even neighbour
+    of the exact centre giving the smaller squared error is taken.
+    """
     if not 1 <= frac_bits <= 30:
         raise ValueError(f"frac_bits must be in 1..30, got {frac_bits}")
+    if rounding not in ROUNDINGS:
+        raise ValueError(f"rounding must be one of {ROUNDINGS}, got {rounding!r}")
     r = gaussian_radius(sigma) if radius is None else int(radius)
     if r < 0:
         raise ValueError("radius must be >= 0")
@@ -32,11 +49,37 @@ def gaussian_taps(sigma: float, frac_bits: int, radius: int | None = None) -> np
     g = np.exp(-(x * x) / (2.0 * sigma * sigma))
     g /= g.sum()
     total = 1 << frac_bits
+    if rounding == "largest_remainder":
+        return _largest_remainder(0.5 * (g[r:] + g[r::-1]) * total, total)
     q = np.floor(g * total + 0.5).astype(np.int64)
     q[r] += total - int(q.sum())
     if q[r] < 0:
         raise ValueError("frac_bits too small for this sigma: the centre tap went negative")
     return q
+
+
+def _largest_remainder(half: np.ndarray, total: int) -> np.ndarray:
+    """Symmetric integer taps summing to ``total`` (even) from the exact one-sided
+    targets ``half`` (centre first): each side tap within one unit of its target."""
+    r = len(half) - 1
+    t0, side = float(half[0]), half[1:]
+    fl = np.floor(side).astype(np.int64)
+    frac = side - fl
+    order = np.lexsort((np.arange(r), -frac))  # largest remainder first, inner taps on ties
+    best = None
+    for c in sorted({2 * math.floor(t0 / 2), 2 * math.floor(t0 / 2) + 2}):
+        deficit = (total - c) // 2 - int(fl.sum())
+        if c < 0 or not 0 <= deficit <= r:
+            continue
+        q = fl.copy()
+        q[order[:deficit]] += 1
+        err = (c - t0) ** 2 + 2.0 * float(((q - side) ** 2).sum())
+        if best is None or err < best[0]:
+            best = (err, c, q)
+    if best is None:  # unreachable for a normalised kernel; kept as a hard refusal
+        raise ValueError("no symmetric rounding sums to the requested total")
+    _, c, q = best
+    return np.concatenate([q[::-1], [c], q]).astype(np.int64)
 
 
 def box_taps(size: int) -> np.ndarray:

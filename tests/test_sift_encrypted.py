@@ -17,7 +17,7 @@ from skimage import data
 
 from hesift.sift.api import HESIFT, sift_reference
 from hesift.sift.image import octave0_base
-from hesift.sift.messages import OctaveJob, OctaveResult
+from hesift.sift.messages import OctaveResult
 from hesift.sift.params import SiftParams
 from hesift.sift.protocol import Evaluator, KeyOwner
 from hesift.sift.reference import reference_octave
@@ -100,18 +100,6 @@ def test_bad_keypairs_are_refused(keys512, other_keys):
         KeyOwner(g, keys512[0])
     with pytest.raises(TypeError):
         Evaluator(keys512[1])
-
-
-def test_slot_width_is_tight(keys512):
-    """One bit less than the plan's slot width makes the core refuse the DoG (the bound is real)."""
-    pub, priv = keys512
-    owner = KeyOwner(crop("camera", 0, 0, 24), priv)
-    job = owner.next_job()
-    plan = owner.plans[0]
-    narrow = priv.encrypt(octave0_base(owner.grey, True), pack=True, bits_per_slot=plan.bits_per_slot - 1,
-                          bound=plan.base_bound, pad=plan.pad, pad_mode="reflect", headroom=2 * plan.pad)
-    with pytest.raises(OverflowError):
-        Evaluator(pub).evaluate(OctaveJob(job.octave, job.taps, narrow))
 
 
 def test_malformed_and_mismatched_messages(keys512, other_keys):

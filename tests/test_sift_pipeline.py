@@ -114,7 +114,8 @@ def test_plan_numbers():
     assert [pl.shape for pl in plans] == [(192, 256), (96, 128), (48, 64), (24, 32), (12, 16)]
     pl = plans[0]
     assert all(int(t.sum()) == 1 << p.frac_bits for t in pl.full_taps())
-    assert pl.bits_per_slot == (2 * 255 * 16 << 2 * p.frac_bits).bit_length() + 1
+    # levels in [0, L], DoGs in [-L, L] (interval bounds): magnitude bits of L plus a sign bit
+    assert pl.bits_per_slot == (255 * 16 << 2 * p.frac_bits).bit_length() + 1
     assert plans[1].full_taps()[0].tolist() == [1 << p.frac_bits]
 
 

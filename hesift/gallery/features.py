@@ -31,8 +31,11 @@ __all__ = [
 
 Extractor = Callable[[np.ndarray], tuple[Sequence[cv2.KeyPoint], np.ndarray]]
 
-#: Both HESIFT and sift_reference produce these features (bit-identical).
-SIFT_FEATURE_ID = "hesift-sift-v1"
+#: Both HESIFT and sift_reference produce these features (bit-identical).  The
+#: version changes whenever the default integer pipeline does (v2: f = 10 with
+#: largest-remainder taps, issue 14), so a gallery built with older features
+#: refuses to mix them with new ones.
+SIFT_FEATURE_ID = "hesift-sift-v2"
 
 #: Gallery extractors keep at least this many keypoints per image (SIFT's
 #: ``min_features`` top-up): a low-texture photo (a smooth clock face, a 60%

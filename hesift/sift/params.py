@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from hesift.kernels import gaussian_taps
+from hesift.kernels import ROUNDINGS, gaussian_taps
 
 #: OpenCV's constants (sift.simd.hpp).
 SIFT_INIT_SIGMA = 0.5
@@ -32,7 +32,11 @@ SIFT_INT_DESCR_FCTR = 512.0
 #: Default fractional bits of the quantised Gaussian taps, chosen with
 #: benchmarks/sift_quality.py (docs/sift.md): the smallest f whose scale space
 #: tracks OpenCV's on every pair; smaller f changes the detector.
-DEFAULT_FRAC_BITS = 12
+DEFAULT_FRAC_BITS = 10
+#: Default rounding of the Gaussian taps (hesift.kernels.ROUNDINGS).
+DEFAULT_QUANTISER = "largest_remainder"
+LAYOUTS = ("folded", "padded")
+SLOT_BOUNDS = ("interval", "abs")
 #: Fractional bits kept when the key owner rounds an octave's next base.
 DEFAULT_BASE_FRAC_BITS = 4
 
@@ -55,6 +59,24 @@ class SiftParams:
     ``contrast_floor * contrastThreshold`` (low-texture images keep enough
     features to be matched; textured images are unchanged)."""
     contrast_floor: float = 0.1
+    quantiser: str = DEFAULT_QUANTISER
+    """How the Gaussian taps are rounded to sum to 2**frac_bits: "largest_remainder"
+    (the residue spread symmetrically over the taps with the largest remainders) or
+    "centre" (the residue on the centre tap; the quantiser before issue 14)."""
+    layout: str = "folded"
+    """Canvas layout of the encrypted octave bases (hesift.sift.canvas): "folded"
+    (image-row bands side by side, chosen to fill whole ciphertexts) or "padded"
+    (one image row per canvas row, the layout before issue 14)."""
+    slot_bounds: str = "interval"
+    """How the slot width is derived: "interval" (levels in [0, L], DoGs in [-L, L])
+    or "abs" (|DoG| <= 2L, the sum of both levels' |x| bounds: one bit wider)."""
+
+    @classmethod
+    def legacy(cls, **kw) -> SiftParams:
+        """The fixed-point configuration before issue 14 (f = 12, centre-residue taps,
+        padded layout, |x| slot bounds): for side-by-side measurements."""
+        return cls(**{"frac_bits": 12, "quantiser": "centre", "layout": "padded",
+                      "slot_bounds": "abs", **kw})
 
     def __post_init__(self) -> None:
         checks = [
@@ -75,6 +97,9 @@ class SiftParams:
              "min_features must be an int >= 0"),
             (_finite(self.contrast_floor) and 0 < self.contrast_floor <= 1,
              "contrast_floor must be a number in (0, 1]"),
+            (self.quantiser in ROUNDINGS, f"quantiser must be one of {ROUNDINGS}"),
+            (self.layout in LAYOUTS, f"layout must be one of {LAYOUTS}"),
+            (self.slot_bounds in SLOT_BOUNDS, f"slot_bounds must be one of {SLOT_BOUNDS}"),
         ]
         for ok, msg in checks:
             if not ok:
@@ -117,6 +142,7 @@ class OctavePlan:
     base_scale: int
     frac_bits: int
     taps: tuple[np.ndarray | None, ...] = field(repr=False)
+    interval_bounds: bool = True
 
     @property
     def base_bound(self) -> int:
@@ -142,14 +168,22 @@ class OctavePlan:
         return max((len(t) // 2 for t in self.taps if t is not None), default=0)
 
     @property
-    def bits_per_slot(self) -> int:
-        """Slot width for the DoG levels.
+    def base_interval(self) -> tuple[int, int]:
+        """What the key owner declares for its encrypted base."""
+        return (0, self.base_bound) if self.interval_bounds else (-self.base_bound, self.base_bound)
 
-        G_{i+1} - G_i is bounded by level_bound, but the core tracks the bound
-        of a difference as the sum of both bounds, so the slot must hold
-        +-2*level_bound: bit_length(2*level_bound) magnitude bits plus a sign bit.
+    @property
+    def bits_per_slot(self) -> int:
+        """Slot width for the Gaussian and DoG levels.
+
+        With interval bounds the core knows every level lies in [0, L]
+        (non-negative base, non-negative taps) and G_{i+1} - G_i in [-L, L]:
+        bit_length(L) magnitude bits plus a sign bit.  With |x| bounds
+        ("abs", the layout before issue 14) the core bounds the difference by
+        the sum of both bounds, 2L, which costs one more bit.
         """
-        return (2 * self.level_bound).bit_length() + 1
+        lb = self.level_bound if self.interval_bounds else 2 * self.level_bound
+        return lb.bit_length() + 1
 
 
 def n_octaves(base_shape: tuple[int, int], upsampled: bool) -> int:
@@ -168,9 +202,9 @@ def octave_has_interior(shape: tuple[int, int]) -> bool:
     return min(shape) > 2 * SIFT_IMG_BORDER
 
 
-def trimmed_taps(sigma: float, frac_bits: int) -> np.ndarray:
+def trimmed_taps(sigma: float, frac_bits: int, rounding: str = "centre") -> np.ndarray:
     """gaussian_taps with zero taps dropped from both ends (they cost padding, not accuracy)."""
-    t = gaussian_taps(sigma, frac_bits)
+    t = gaussian_taps(sigma, frac_bits, rounding=rounding)
     nz = np.flatnonzero(t)
     r = len(t) // 2
     keep = max(r - int(nz[0]), 0)
@@ -179,16 +213,17 @@ def trimmed_taps(sigma: float, frac_bits: int) -> np.ndarray:
 
 def make_plan(params: SiftParams, base_shape: tuple[int, int], octave: int) -> OctavePlan:
     """The integer plan of one octave (base_shape: shape of octave 0's base)."""
-    f = params.frac_bits
+    f, q = params.frac_bits, params.quantiser
     sig = params.level_sigmas()
     if octave == 0:
         beta = SIFT_INIT_SIGMA * (2.0 if params.enable_upsample else 1.0)
         rho0 = math.sqrt(max(sig[0] ** 2 - beta**2, 0.01))
         rhos = [math.sqrt(rho0**2 + s**2 - sig[0] ** 2) for s in sig]
-        taps: list[np.ndarray | None] = [trimmed_taps(r, f) for r in rhos]
+        taps: list[np.ndarray | None] = [trimmed_taps(r, f, q) for r in rhos]
         base_scale = 16 if params.enable_upsample else 1
     else:
-        taps = [None] + [trimmed_taps(math.sqrt(s**2 - sig[0] ** 2), f) for s in sig[1:]]
+        taps = [None] + [trimmed_taps(math.sqrt(s**2 - sig[0] ** 2), f, q)
+                        for s in sig[1:]]
         base_scale = 1 << params.base_frac_bits
     return OctavePlan(
         octave=octave,
@@ -196,6 +231,7 @@ def make_plan(params: SiftParams, base_shape: tuple[int, int], octave: int) -> O
         base_scale=base_scale,
         frac_bits=f,
         taps=tuple(taps),
+        interval_bounds=params.slot_bounds == "interval",
     )
 
 

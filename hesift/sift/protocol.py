@@ -1,9 +1,11 @@
 """The two parties of HESIFT.
 
 ``Evaluator`` holds only a public key: per octave it blurs the encrypted,
-reflect-padded base once per Gaussian level (one separable integer filter
-each, all levels sharing the scale 2**(2f)) and returns the encrypted
-differences DoG_i = G_{i+1} - G_i.  It never sees a private key, a plaintext
+reflect-padded (and row-folded, see ``hesift.sift.canvas``) base once per
+Gaussian level (one separable integer filter each, all levels sharing the
+scale 2**(2f)), keeps the rows and columns whose windows lie inside the
+canvas (``mode="valid"``) and returns the encrypted differences
+DoG_i = G_{i+1} - G_i.  It never sees a private key, a plaintext
 or a decryption.
 
 ``KeyOwner`` holds the private key and the image: it encrypts each octave's
@@ -18,9 +20,11 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
+from contextlib import contextmanager
 
 import numpy as np
 
+from hesift.sift.canvas import FoldedCanvas, choose_canvas
 from hesift.sift.finish import finish_octave
 from hesift.sift.image import octave0_base, to_grey
 from hesift.sift.intconv import pad_reflect101, sepfilter_padded
@@ -34,6 +38,17 @@ def _hc():
     import hepaillier_core as hc
 
     return hc
+
+
+@contextmanager
+def _timed(party, stage: str):
+    """Add a stage's wall-clock and CPU seconds (all threads of this process) to the party."""
+    t0, c0 = time.perf_counter(), time.process_time()
+    try:
+        yield
+    finally:
+        party.timings[stage] += time.perf_counter() - t0
+        party.cpu_timings[stage] += time.process_time() - c0
 
 
 def _pad_taps(taps: list[np.ndarray]) -> list[np.ndarray]:
@@ -59,6 +74,7 @@ class Evaluator:
         self.executor = executor  # None: hc.set_executor's ('thread', 'process', a Dask Client)
         self.progress = progress
         self.timings: dict[str, float] = defaultdict(float)
+        self.cpu_timings: dict[str, float] = defaultdict(float)
 
     def evaluate(self, job: OctaveJob) -> OctaveResult:
         """Blur the encrypted base once per level and subtract neighbouring levels."""
@@ -68,12 +84,10 @@ class Evaluator:
             raise ValueError("octave job taps must be >= 3 non-negative kernels of odd length")
         if job.base.public_key.n != self.public_key.n:
             raise ValueError("the job was encrypted under another public key")
-        t0 = time.perf_counter()
-        with hc.using(self.executor):
-            levels = [hc.sepfilter2d(job.base, t, t, workers=self.workers)
+        with _timed(self, "evaluate"), hc.using(self.executor):
+            levels = [hc.sepfilter2d(job.base, t, t, mode="valid", workers=self.workers)
                       for t in _pad_taps(taps)]
             dogs = [b - a for a, b in zip(levels[:-1], levels[1:])]
-        self.timings["evaluate"] += time.perf_counter() - t0
         return OctaveResult(job.octave, dogs)
 
     def process(self, job_bytes: bytes) -> bytes:
@@ -101,12 +115,16 @@ class KeyOwner:
         self.keep_levels = keep_levels
         base = octave0_base(self.grey, self.params.enable_upsample)
         self.plans: list[OctavePlan] = plans_for(self.params, base.shape)
+        self.canvases: list[FoldedCanvas] = [
+            choose_canvas(p.shape, p.pad, self.public_key.bits, p.bits_per_slot,
+                          fold=self.params.layout == "folded") for p in self.plans]
         self._base = base
         self._next = 0
         self._parts: list[KeypointSet] = []
         self.decrypted_dogs: list[np.ndarray] = []  # filled when keep_levels
         self.encrypted_dogs: list = []  # first octave's encrypted DoG levels when keep_levels
         self.timings: dict[str, float] = defaultdict(float)
+        self.cpu_timings: dict[str, float] = defaultdict(float)
         self.decrypted_bits = 0
 
     @property
@@ -125,14 +143,13 @@ class KeyOwner:
         """The encrypted job of the next octave (None when every octave is finished)."""
         if self.done:
             return None
-        plan = self.plans[self._next]
-        t0 = time.perf_counter()
-        enc = self.private_key.encrypt(
-            self._base, pack=True, bits_per_slot=plan.bits_per_slot, bound=plan.base_bound,
-            pad=plan.pad, pad_mode="reflect", headroom=2 * plan.pad, workers=self.workers,
-            executor=self.executor, allow_private=self.allow_private,
-        )
-        self.timings["encrypt"] += time.perf_counter() - t0
+        plan, canvas = self.plans[self._next], self.canvases[self._next]
+        with _timed(self, "encrypt"):
+            enc = self.private_key.encrypt(
+                canvas.build(self._base), pack=True, bits_per_slot=plan.bits_per_slot,
+                bound=plan.base_interval, headroom=canvas.headroom, workers=self.workers,
+                executor=self.executor, allow_private=self.allow_private,
+            )
         return OctaveJob(plan.octave, [t for t in plan.full_taps()], enc)
 
     def next_job_bytes(self) -> bytes | None:
@@ -145,23 +162,26 @@ class KeyOwner:
             result = OctaveResult.from_bytes(bytes(result), self.public_key)
         if self.done:
             raise ValueError("every octave is already finished")
-        plan = self.plans[self._next]
+        plan, canvas = self.plans[self._next], self.canvases[self._next]
         if result.octave != plan.octave:
             raise ValueError(f"expected the result of octave {plan.octave}, got octave {result.octave}")
         if len(result.dogs) != self.params.n_levels - 1:
             raise ValueError(f"expected {self.params.n_levels - 1} DoG levels, got {len(result.dogs)}")
-        t0 = time.perf_counter()
-        dogs = []
         for d in result.dogs:
-            if d.shape != plan.shape:
-                raise ValueError(f"DoG level has shape {d.shape}, expected {plan.shape}")
-            dogs.append(np.asarray(self.private_key.decrypt(
-                d, workers=self.workers, executor=self.executor,
-                allow_private=self.allow_private), dtype=np.int64))
-            self.decrypted_bits += d.layout.height * d.layout.M * self.public_key.bits
-        self.timings["decrypt"] += time.perf_counter() - t0
-        t0 = time.perf_counter()
-        dogs = np.stack(dogs)
+            if d.shape != canvas.valid_shape:
+                raise ValueError(f"DoG level has shape {d.shape}, expected {canvas.valid_shape}")
+        with _timed(self, "decrypt"):
+            dogs = []
+            for d in result.dogs:
+                dec = np.asarray(self.private_key.decrypt(
+                    d, workers=self.workers, executor=self.executor,
+                    allow_private=self.allow_private), dtype=np.int64)
+                dogs.append(canvas.unfold(dec))
+                self.decrypted_bits += d.layout.height * d.layout.M * self.public_key.bits
+        with _timed(self, "plaintext"):
+            self._finish(plan, np.stack(dogs), result)
+
+    def _finish(self, plan: OctavePlan, dogs: np.ndarray, result: OctaveResult) -> None:
         if np.abs(dogs).max(initial=0) > plan.level_bound:
             raise ValueError("decrypted DoG values exceed their static bound: the evaluator's "
                              "result does not belong to this job")
@@ -173,7 +193,6 @@ class KeyOwner:
             if not self.encrypted_dogs:
                 self.encrypted_dogs = list(result.dogs)
         self._next += 1
-        self.timings["plaintext"] += time.perf_counter() - t0
 
     def receive_bytes(self, data: bytes) -> bytes | None:
         """Bytes protocol step: take a result, return the next job (None when finished)."""
@@ -191,10 +210,8 @@ class KeyOwner:
     def result(self) -> KeypointSet:
         if not self.done:
             raise RuntimeError(f"octave {self._next} of {len(self.plans)} is not finished yet")
-        t0 = time.perf_counter()
-        out = finalize(self.params, self._parts)
-        self.timings["plaintext"] += time.perf_counter() - t0
-        return out
+        with _timed(self, "plaintext"):
+            return finalize(self.params, self._parts)
 
 
 def _stage(bar, name: str) -> None:
@@ -261,6 +278,8 @@ def run_local(grey: np.ndarray, params: SiftParams, keypair=None, *, workers=Non
     if stats is not None:
         stats.update(dict(owner.timings))
         stats["evaluate"] = float(evaluator.timings.get("evaluate", 0.0))
+        cpu = getattr(evaluator, "cpu_timings", {})
+        stats["cpu"] = {**owner.cpu_timings, "evaluate": float(cpu.get("evaluate", float("nan")))}
         stats["decrypted_bits"] = owner.decrypted_bits
         stats["owner"] = owner
     return out
