@@ -23,7 +23,7 @@ def gaussian_radius(sigma: float) -> int:
 
 
 #: How gaussian_taps turns real taps into integers summing to 2**frac_bits.
-ROUNDINGS = ("centre", "largest_remainder")
+ROUNDINGS = ("centre", "largest_remainder", "matched_variance")
 
 
 def gaussian_taps(sigma: float, frac_bits: int, radius: int | None = None, *,
@@ -37,6 +37,11 @@ def gaussian_taps(sigma: float, frac_bits: int, radius: int | None = None, *,
     exact value and the centre carries no extra un-blurred weight; with a
     symmetric sum of 2**f the centre tap must be even, and the even neighbour
     of the exact centre giving the smaller squared error is taken.
+    ``"matched_variance"``: the same floor-or-ceil choice per tap (so every tap
+    is still within one unit of its exact value), but which taps round up is
+    chosen so the kernel's second moment sum(q x^2) is as close as possible to
+    the exact kernel's (ties: largest remainders); a difference of two blurs
+    (a DoG) then keeps its exact scale, which low f otherwise perturbs.
     """
     if not 1 <= frac_bits <= 30:
         raise ValueError(f"frac_bits must be in 1..30, got {frac_bits}")
@@ -49,8 +54,9 @@ def gaussian_taps(sigma: float, frac_bits: int, radius: int | None = None, *,
     g = np.exp(-(x * x) / (2.0 * sigma * sigma))
     g /= g.sum()
     total = 1 << frac_bits
-    if rounding == "largest_remainder":
-        return _largest_remainder(0.5 * (g[r:] + g[r::-1]) * total, total)
+    if rounding != "centre":
+        return _symmetric_rounding(0.5 * (g[r:] + g[r::-1]) * total, total,
+                                   rounding == "matched_variance")
     q = np.floor(g * total + 0.5).astype(np.int64)
     q[r] += total - int(q.sum())
     if q[r] < 0:
@@ -58,28 +64,80 @@ def gaussian_taps(sigma: float, frac_bits: int, radius: int | None = None, *,
     return q
 
 
-def _largest_remainder(half: np.ndarray, total: int) -> np.ndarray:
+def _symmetric_rounding(half: np.ndarray, total: int, match_variance: bool) -> np.ndarray:
     """Symmetric integer taps summing to ``total`` (even) from the exact one-sided
-    targets ``half`` (centre first): each side tap within one unit of its target."""
+    targets ``half`` (centre first): each side tap its target's floor or ceiling."""
     r = len(half) - 1
     t0, side = float(half[0]), half[1:]
     fl = np.floor(side).astype(np.int64)
     frac = side - fl
     order = np.lexsort((np.arange(r), -frac))  # largest remainder first, inner taps on ties
+    x2 = np.arange(1, r + 1, dtype=np.int64) ** 2
+    target = float((side * x2).sum() - (fl * x2).sum())  # sum of x^2 over the taps rounded up
     best = None
     for c in sorted({2 * math.floor(t0 / 2), 2 * math.floor(t0 / 2) + 2}):
         deficit = (total - c) // 2 - int(fl.sum())
         if c < 0 or not 0 <= deficit <= r:
             continue
+        up = _closest_monotone_subset(fl, x2, 1.0 - 2.0 * frac, deficit, target) \
+            if match_variance else order[:deficit]
+        if up is None:
+            continue
         q = fl.copy()
-        q[order[:deficit]] += 1
+        q[up] += 1
         err = (c - t0) ** 2 + 2.0 * float(((q - side) ** 2).sum())
-        if best is None or err < best[0]:
-            best = (err, c, q)
+        key = (abs(int(x2[up].sum()) - target), err) if match_variance else (err,)
+        if best is None or key < best[0]:
+            best = (key, c, q)
     if best is None:  # unreachable for a normalised kernel; kept as a hard refusal
         raise ValueError("no symmetric rounding sums to the requested total")
     _, c, q = best
     return np.concatenate([q[::-1], [c], q]).astype(np.int64)
+
+
+def _closest_monotone_subset(fl: np.ndarray, weights: np.ndarray, cost: np.ndarray, count: int,
+                             target: float) -> np.ndarray | None:
+    """Which ``count`` side taps to round up so their ``weights`` (x^2) sum closest to
+    ``target`` (ties: least summed ``cost``), keeping the taps non-increasing outwards
+    (a tap whose floor equals its inner neighbour's may round up only if that one does).
+    Dynamic programming over (count, sum, outer neighbour rounded up), outermost first."""
+    n, smax = len(weights), int(weights.sum())
+    inf = np.inf
+    dp = np.full((2, count + 1, smax + 1), inf)  # [outer neighbour up?, count, sum]
+    dp[0, 0, 0] = 0.0
+    took = np.zeros((n, 2, count + 1, smax + 1), dtype=np.int8)  # 0 none, 1 from down, 2 from up
+    for i in range(n - 1, -1, -1):
+        w = int(weights[i])
+        forced = i + 1 < n and fl[i] == fl[i + 1]  # outer neighbour up forces this one up
+        new = np.full_like(dp, inf)
+        # round down: allowed unless forced by an outer neighbour that went up
+        down = dp[0] if forced else np.minimum(dp[0], dp[1])
+        new[0] = down
+        took[i, 0] = np.where(np.isfinite(down), np.where(forced | (dp[0] <= dp[1]), 1, 2), 0)
+        # round up: from either state
+        src = np.minimum(dp[0], dp[1])
+        cand = np.full((count + 1, smax + 1), inf)
+        cand[1:, w:] = src[:-1, : smax + 1 - w] + cost[i]
+        new[1] = cand
+        frm = np.where(dp[0] <= dp[1], 1, 2)
+        took_up = np.zeros((count + 1, smax + 1), dtype=np.int8)
+        took_up[1:, w:] = frm[:-1, : smax + 1 - w]
+        took[i, 1] = np.where(np.isfinite(cand), took_up, 0)
+        dp = new
+    final = np.minimum(dp[0, count], dp[1, count])
+    sums = np.flatnonzero(np.isfinite(final))
+    if len(sums) == 0:
+        return None
+    s = int(min(sums, key=lambda v: (abs(v - target), final[v])))
+    state, k, chosen = (0 if dp[0, count, s] <= dp[1, count, s] else 1), count, []
+    for i in range(n):  # innermost first: undo the outermost-first DP
+        prev = took[i, state, k, s] - 1
+        if state == 1:
+            chosen.append(i)
+            s -= int(weights[i])
+            k -= 1
+        state = prev
+    return np.array(chosen, dtype=np.int64)
 
 
 def box_taps(size: int) -> np.ndarray:
