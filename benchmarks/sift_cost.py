@@ -176,7 +176,7 @@ def table(res: dict) -> str:
     lines = [
         f"Key: {res['key_bits']} bits, {res['workers']} workers, CPU {res.get('cpu', '?')}.  "
         "before = `SiftParams.legacy()` (f = 12, centre-residue taps, padded canvas, |x| bounds); "
-        f"after = defaults (f = {res['frac_bits']}, matched-variance taps, folded canvas, "
+        f"after = defaults (f = {res['frac_bits']}, {CONFIGS['after'].quantiser} taps, folded canvas, "
         "interval bounds).",
         "",
         "| size | config | keypoints | encrypt s | evaluate s | decrypt s | plaintext s | total s "

@@ -34,7 +34,7 @@ SIFT_INT_DESCR_FCTR = 512.0
 #: tracks OpenCV's on every pair; smaller f changes the detector.
 DEFAULT_FRAC_BITS = 10
 #: Default rounding of the Gaussian taps (hesift.kernels.ROUNDINGS).
-DEFAULT_QUANTISER = "matched_variance"
+DEFAULT_QUANTISER = "largest_remainder"
 LAYOUTS = ("folded", "padded")
 SLOT_BOUNDS = ("interval", "abs")
 #: Fractional bits kept when the key owner rounds an octave's next base.
