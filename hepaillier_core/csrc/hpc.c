@@ -1388,19 +1388,22 @@ int hpc_owner_encrypt(const hpc_priv *k, const mp_limb_t *res, mp_limb_t *out, s
 /* The vector path pays for four lanes whatever it fills: worth it from three. */
 #define VEC_MIN_LANES 3
 
-/* Decryption runs in the four AVX2 lanes whenever lanes are chosen for both
- * halves' products (the constant-time exponentiation, hpc_ct_vpowm4, exists
- * for those lanes only; on an IFMA CPU they run in radix 2^26). */
+/* Lanes per decryption step: 8 when both halves' products run on the IFMA
+ * lanes (hpc_eng_ct_powm), 4 when lanes of either kind are chosen and the AVX2
+ * ones exist (hpc_ct_vpowm4), 0 for the scalar path. */
 static int use_vec(const hpc_priv *k) {
-    return lane_kind(&k->mp2, HPC_F_MUL) && lane_kind(&k->mq2, HPC_F_MUL) && k->mp2.v &&
-           k->mq2.v;
+    int kp = lane_kind(&k->mp2, HPC_F_MUL), kq = lane_kind(&k->mq2, HPC_F_MUL);
+    if (!kp || !kq) return 0;
+    if (kp == HPC_K_IFMA && kq == HPC_K_IFMA) return 8;
+    return k->mp2.v && k->mq2.v ? 4 : 0;
 }
 
-/* scratch for one decryption batch (4 lanes) */
+/* scratch for one decryption batch (up to HPC_MAXLANES lanes) */
+#define DL HPC_MAXLANES
 typedef struct {
-    mp_limb_t *x[2];  /* 4 values mod p^2 / q^2 */
-    mp_limb_t *y;     /* 4 exponentiation results */
-    mp_limb_t *m[2];  /* 4 halves mod p / q */
+    mp_limb_t *x[2];  /* DL values mod p^2 / q^2 */
+    mp_limb_t *y;     /* DL exponentiation results */
+    mp_limb_t *m[2];  /* DL halves mod p / q */
     mp_limb_t *scr;   /* hpc_ct_* scratch */
     size_t total;
     mpz_t a, b, c;
@@ -1410,15 +1413,15 @@ static int dscratch_init(dscratch *d, const hpc_priv *k, size_t extra) {
     const size_t Lp2 = (size_t)k->Lp2, Lq2 = (size_t)k->Lq2;
     const size_t L2 = Lp2 > Lq2 ? Lp2 : Lq2;
     size_t it = hpc_ct_itch((int)L2, k->Ln2 > (int)(2 * L2) ? k->Ln2 : (int)(2 * L2));
-    d->total = 4 * (Lp2 + Lq2 + L2) + 4 * ((size_t)k->sp.L + k->sq.L) + it + extra;
+    d->total = DL * (Lp2 + Lq2 + L2) + DL * ((size_t)k->sp.L + k->sq.L) + it + extra;
     mp_limb_t *b = calloc(d->total, sizeof(mp_limb_t));
     if (!b) return HPC_ENOMEM;
     d->x[0] = b;
-    d->x[1] = d->x[0] + 4 * Lp2;
-    d->y = d->x[1] + 4 * Lq2;
-    d->m[0] = d->y + 4 * L2;
-    d->m[1] = d->m[0] + 4 * (size_t)k->sp.L;
-    d->scr = d->m[1] + 4 * (size_t)k->sq.L;
+    d->x[1] = d->x[0] + DL * Lp2;
+    d->y = d->x[1] + DL * Lq2;
+    d->m[0] = d->y + DL * L2;
+    d->m[1] = d->m[0] + DL * (size_t)k->sp.L;
+    d->scr = d->m[1] + DL * (size_t)k->sq.L;
     mpz_inits(d->a, d->b, d->c, NULL);
     return HPC_OK;
 }
@@ -1484,7 +1487,23 @@ static int decrypt_halves(const hpc_priv *k, int side, int lanes, int vec, int v
     mp_limb_t *x = d->x[side], *ms = d->m[side];
     const int L2 = H->L2;
     int rc = HPC_OK;
-    if (vec) {
+    if (vec == 8) { /* the IFMA lanes */
+        const mp_limb_t *in[DL];
+        mp_limb_t *out[DL];
+        for (int l = 0; l < DL; l++) {
+            in[l] = x + (size_t)(l < lanes ? l : 0) * L2;
+            out[l] = d->y + (size_t)(l < lanes ? l : 0) * L2;
+        }
+        hpc_eng e;
+        rc = hpc_eng_of(mod, HPC_K_IFMA, &e);
+        if (!rc && vt) {
+            mpz_t ez;
+            rc = hpc_eng_powm(&e, in, lanes, ro(ez, H->e, H->ne), out);
+        } else if (!rc) {
+            rc = hpc_eng_ct_powm(&e, in, lanes, H->e, H->ne, H->ebits, out);
+        }
+        if (rc) return rc;
+    } else if (vec) {
         const mp_limb_t *in[4];
         mp_limb_t *out[4];
         for (int l = 0; l < 4; l++) {
@@ -1549,13 +1568,13 @@ int hpc_decrypt(const hpc_priv *k, const mp_limb_t *ct, mp_limb_t *out, size_t K
     int rc = HPC_OK;
     const int vec = use_vec(k);
     for (size_t i = 0; rc == HPC_OK && i < K;) {
-        int lanes = vec && K - i >= VEC_MIN_LANES ? (K - i >= 4 ? 4 : (int)(K - i)) : 1;
+        int lanes = vec && K - i >= VEC_MIN_LANES ? (K - i >= (size_t)vec ? vec : (int)(K - i)) : 1;
         for (int l = 0; l < lanes; l++) {
             const mp_limb_t *cl = ct + (i + l) * k->Ln2;
             reduce_half(k, &k->sp, vt, d.x[0] + (size_t)l * k->Lp2, cl, &d);
             reduce_half(k, &k->sq, vt, d.x[1] + (size_t)l * k->Lq2, cl, &d);
         }
-        rc = decrypt_lanes(k, lanes, lanes > 1, vt, &d, out + i * k->Ln, fallbacks);
+        rc = decrypt_lanes(k, lanes, lanes > 1 ? vec : 0, vt, &d, out + i * k->Ln, fallbacks);
         i += lanes;
     }
     dscratch_free(&d);
@@ -1585,16 +1604,16 @@ int hpc_decrypt_horner(const hpc_priv *k, const mp_limb_t *ct, size_t K, size_t 
     const int vt = flags & HPC_VARTIME;
     const int Lmax = k->Lp2 > k->Lq2 ? k->Lp2 : k->Lq2;
     const size_t ng = (K + group - 1) / group;
-    const int vec = use_vec(k) && ng >= VEC_MIN_LANES;
-    /* vec: the lanes' Horner inputs (4 group values per prime); scalar: one packed ct */
-    size_t extra = vec ? 4 * group * (size_t)Lmax : (size_t)k->Ln2;
-    if (vec && group > ((size_t)-1 / sizeof(mp_limb_t) - 16) / (4 * (size_t)Lmax)) return HPC_ENOMEM;
+    const int vec = ng >= VEC_MIN_LANES ? use_vec(k) : 0;
+    /* vec: the lanes' Horner inputs (vec groups per prime); scalar: one packed ct */
+    size_t extra = vec ? (size_t)vec * group * (size_t)Lmax : (size_t)k->Ln2;
+    if (vec && group > ((size_t)-1 / sizeof(mp_limb_t) - 16) / ((size_t)vec * Lmax)) return HPC_ENOMEM;
     dscratch d;
     if (dscratch_init(&d, k, extra)) return HPC_ENOMEM;
     mp_limb_t *xb = d.x[0] + (d.total - extra);
     int rc = HPC_OK;
     for (size_t g = 0; rc == HPC_OK && g < ng;) {
-        int lanes = vec && ng - g >= VEC_MIN_LANES ? (ng - g >= 4 ? 4 : (int)(ng - g)) : 1;
+        int lanes = vec && ng - g >= VEC_MIN_LANES ? (ng - g >= (size_t)vec ? vec : (int)(ng - g)) : 1;
         if (lanes > 1) {
             for (int side = 0; side < 2 && rc == HPC_OK; side++) {
                 const hpc_half *H = side ? &k->sq : &k->sp;
@@ -1612,9 +1631,15 @@ int hpc_decrypt_horner(const hpc_priv *k, const mp_limb_t *ct, size_t K, size_t 
                         }
                     }
                 }
-                mp_limb_t *res[4];
-                for (int l = 0; l < 4; l++) res[l] = d.x[side] + (size_t)(l < lanes ? l : 0) * H->L2;
-                rc = hpc_vhorner4(mod->v, xb, lanes, group, shift, res);
+                mp_limb_t *res[DL];
+                for (int l = 0; l < DL; l++) res[l] = d.x[side] + (size_t)(l < lanes ? l : 0) * H->L2;
+                hpc_eng e;
+                if (vec == 8) {
+                    rc = hpc_eng_of(mod, HPC_K_IFMA, &e);
+                    if (!rc) rc = hpc_eng_horner(&e, xb, lanes, group, shift, H->L2, res);
+                } else {
+                    rc = hpc_vhorner4(mod->v, xb, lanes, group, shift, res);
+                }
             }
         } else {
             size_t cnt = K - g * group < group ? K - g * group : group;
@@ -1622,7 +1647,7 @@ int hpc_decrypt_horner(const hpc_priv *k, const mp_limb_t *ct, size_t K, size_t 
             reduce_half(k, &k->sp, vt, d.x[0], xb, &d);
             reduce_half(k, &k->sq, vt, d.x[1], xb, &d);
         }
-        if (!rc) rc = decrypt_lanes(k, lanes, lanes > 1, vt, &d, out + g * k->Ln, fallbacks);
+        if (!rc) rc = decrypt_lanes(k, lanes, lanes > 1 ? vec : 0, vt, &d, out + g * k->Ln, fallbacks);
         g += lanes;
     }
     dscratch_free(&d);

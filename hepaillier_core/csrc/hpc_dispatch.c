@@ -5,6 +5,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "hpc_ct.h"
 #include "hpc_ifma.h"
 #include "hpc_vec.h"
 
@@ -74,6 +75,9 @@ static void z_mul(const void *c, uint64_t *o, const uint64_t *a, const uint64_t 
     hpc_zmul(c, o, a, b, s);
 }
 static void z_sqr(const void *c, uint64_t *o, const uint64_t *a, uint64_t *s) { hpc_zsqr(c, o, a, s); }
+static void z_select(const void *c, uint64_t *d, const uint64_t *t, size_t n, uint64_t i) {
+    hpc_zselect(c, d, t, n, i);
+}
 
 int hpc_eng_of(const hpc_mod *m, int kind, hpc_eng *e) {
     memset(e, 0, sizeof(*e));
@@ -93,6 +97,7 @@ int hpc_eng_of(const hpc_mod *m, int kind, hpc_eng *e) {
         e->V = hpc_zwords(m->z);
         e->scr = hpc_zscratch(m->z);
         e->set = z_set, e->get = z_get, e->copy_lane = z_copy, e->mul = z_mul, e->sqr = z_sqr;
+        e->select = z_select;
         e->one = hpc_zconst_one(m->z), e->unit = hpc_zconst_unit(m->z), e->r2 = hpc_zconst_r2(m->z);
         return HPC_OK;
     }
@@ -170,6 +175,52 @@ int hpc_eng_powm(const hpc_eng *e, const mp_limb_t *const *a, int lanes, mpz_src
         i = lo - 1;
     }
     store_plain(e, res, lanes, out, tmp, scr);
+    free(buf);
+    free(scr);
+    return HPC_OK;
+}
+
+/* bits [bit, bit + w) of the ne-limb e, bits at or above ebits cleared; the
+ * limbs read depend only on the (public) position */
+static inline uint64_t digit_at(const mp_limb_t *e, int ne, size_t ebits, size_t bit, int w) {
+    size_t li = bit / 64, off = bit % 64;
+    uint64_t d = 0;
+    if (li < (size_t)ne) d = e[li] >> off;
+    if (off && off + (size_t)w > 64 && li + 1 < (size_t)ne) d |= e[li + 1] << (64 - off);
+    size_t keep = ebits - bit < (size_t)w ? ebits - bit : (size_t)w;
+    return d & (((uint64_t)1 << keep) - 1);
+}
+
+int hpc_eng_ct_powm(const hpc_eng *e, const mp_limb_t *const *a, int lanes, const mp_limb_t *ex,
+                    int ne, size_t ebits, mp_limb_t *const *out) {
+    if (!e->select || lanes < 1 || lanes > e->lanes || ebits == 0 || ne < 1) return HPC_ERANGE;
+    const size_t V = e->V;
+    const int w = ebits > 512 ? 5 : ebits > 96 ? 4 : 3; /* as hpc_ct.c */
+    const size_t ntab = (size_t)1 << w;
+    const size_t words = V * (ntab + 3);
+    uint64_t *buf = hpc_zalloc(words), *scr = hpc_zalloc(e->scr);
+    if (!buf || !scr) {
+        free(buf);
+        free(scr);
+        return HPC_ENOMEM;
+    }
+    uint64_t *tab = buf, *acc = buf + ntab * V, *sel = acc + V, *tmp = sel + V;
+    for (int l = 0; l < e->lanes; l++) e->set(e->ctx, tmp, l, a[l < lanes ? l : 0]);
+    /* tab[i] = a^i (Montgomery form); tab[0] = 1 so a zero digit costs the same */
+    memcpy(tab, e->one, V * sizeof(uint64_t));
+    e->mul(e->ctx, tab + V, tmp, e->r2, scr);
+    for (size_t i = 2; i < ntab; i++) e->mul(e->ctx, tab + i * V, tab + (i - 1) * V, tab + V, scr);
+    const size_t nd = (ebits + (size_t)w - 1) / (size_t)w;
+    e->select(e->ctx, acc, tab, ntab, digit_at(ex, ne, ebits, (nd - 1) * (size_t)w, w));
+    for (size_t d = nd - 1; d-- > 0;) {
+        for (int s = 0; s < w; s++) e->sqr(e->ctx, acc, acc, scr);
+        e->select(e->ctx, sel, tab, ntab, digit_at(ex, ne, ebits, d * (size_t)w, w));
+        e->mul(e->ctx, acc, acc, sel, scr);
+    }
+    e->mul(e->ctx, acc, acc, e->unit, scr); /* leave Montgomery form */
+    for (int l = 0; l < lanes; l++) e->get(e->ctx, acc, l, out[l]);
+    hpc_wipe(buf, words * sizeof(uint64_t));
+    hpc_wipe(scr, e->scr * sizeof(uint64_t));
     free(buf);
     free(scr);
     return HPC_OK;

@@ -40,6 +40,9 @@ typedef struct {
     void (*mul)(const void *ctx, uint64_t *out, const uint64_t *a, const uint64_t *b,
                 uint64_t *scr);
     void (*sqr)(const void *ctx, uint64_t *out, const uint64_t *a, uint64_t *scr);
+    /* dst <- tab[d] of n numbers by a masked pass over all of them (constant time);
+     * NULL for engines whose constant-time code lives elsewhere (AVX2: hpc_ct.c) */
+    void (*select)(const void *ctx, uint64_t *dst, const uint64_t *tab, size_t n, uint64_t d);
     const uint64_t *one, *unit, *r2; /* R mod N, the integer 1, R^2 mod N (all lanes) */
 } hpc_eng;
 
@@ -58,6 +61,11 @@ int hpc_kernel_forced(void);
 /* out[l] = a[l]^ex mod N for l < lanes (sliding window); a[l] < N, normal form. */
 int hpc_eng_powm(const hpc_eng *e, const mp_limb_t *const *a, int lanes, mpz_srcptr ex,
                  mp_limb_t *const *out);
+/* Constant time, as hpc_ct_vpowm4 but on any engine with `select`: out[l] =
+ * a[l]^e mod N, e secret (ne limbs, its first ebits bits; ebits alone fixes the
+ * schedule: fixed windows, each table entry taken by a masked whole-table pass). */
+int hpc_eng_ct_powm(const hpc_eng *e, const mp_limb_t *const *a, int lanes, const mp_limb_t *ex,
+                    int ne, size_t ebits, mp_limb_t *const *out);
 /* out[l] = prod_j x[l][j]^(2^(j shift)) mod N, j < cnt (layout as hpc_vhorner4). */
 int hpc_eng_horner(const hpc_eng *e, const mp_limb_t *x, int lanes, size_t cnt, unsigned shift,
                    int L, mp_limb_t *const *out);

@@ -332,6 +332,30 @@ void hpc_zsqr(const hpc_zmod *z, uint64_t *out, const uint64_t *a, uint64_t *scr
     zsqr(z, out, a, (__m512i *)scratch);
 }
 
+/* all ones when a == b, else 0, branch-free (the value barrier keeps it data) */
+static inline uint64_t mask_eq(uint64_t a, uint64_t b) {
+    uint64_t x = a ^ b;
+    uint64_t m = ((x | ((uint64_t)0 - x)) >> 63) - 1;
+    __asm__("" : "+r"(m));
+    return m;
+}
+
+ZFN static void zselect(const hpc_zmod *z, uint64_t *dst, const uint64_t *tab, size_t n,
+                        uint64_t d) {
+    const int m = z->m;
+    __m512i *o = (__m512i *)dst;
+    for (int j = 0; j < m; j++) o[j] = _mm512_setzero_si512();
+    for (size_t i = 0; i < n; i++) {
+        const __m512i mk = BC(mask_eq(i, d));
+        const __m512i *t = (const __m512i *)(tab + i * 8 * (size_t)m);
+        for (int j = 0; j < m; j++) o[j] = _mm512_or_si512(o[j], _mm512_and_si512(t[j], mk));
+    }
+}
+
+void hpc_zselect(const hpc_zmod *z, uint64_t *dst, const uint64_t *tab, size_t n, uint64_t d) {
+    zselect(z, dst, tab, n, d);
+}
+
 #else /* no IFMA in this build: no context is ever made, these are never reached */
 
 void hpc_zmul(const hpc_zmod *z, uint64_t *out, const uint64_t *a, const uint64_t *b,
@@ -341,6 +365,10 @@ void hpc_zmul(const hpc_zmod *z, uint64_t *out, const uint64_t *a, const uint64_
 
 void hpc_zsqr(const hpc_zmod *z, uint64_t *out, const uint64_t *a, uint64_t *scratch) {
     (void)z, (void)out, (void)a, (void)scratch;
+}
+
+void hpc_zselect(const hpc_zmod *z, uint64_t *dst, const uint64_t *tab, size_t n, uint64_t d) {
+    (void)z, (void)dst, (void)tab, (void)n, (void)d;
 }
 
 #endif

@@ -38,5 +38,8 @@ void hpc_zcopy_lane(const hpc_zmod *z, uint64_t *dst, int ldst, const uint64_t *
 void hpc_zmul(const hpc_zmod *z, uint64_t *out, const uint64_t *a, const uint64_t *b,
               uint64_t *scratch);
 void hpc_zsqr(const hpc_zmod *z, uint64_t *out, const uint64_t *a, uint64_t *scratch);
+/* dst <- tab[d] (n eight-lane numbers) by one masked pass over the whole table:
+ * the memory touched and the instructions run do not depend on d */
+void hpc_zselect(const hpc_zmod *z, uint64_t *dst, const uint64_t *tab, size_t n, uint64_t d);
 
 #endif
