@@ -56,7 +56,7 @@ def is_dask_client(obj: object) -> bool:
                for c in t.__mro__)
 
 
-def _check_executor(kind: object) -> object:
+def check_executor(kind: object) -> object:
     if isinstance(kind, str) and kind in ("thread", "process"):
         return kind
     if is_dask_client(kind):
@@ -68,7 +68,7 @@ def _check_executor(kind: object) -> object:
 def set_executor(kind: Any) -> None:
     """Where public-key (evaluator) work runs: 'thread' (default), 'process', or a
     ``dask.distributed.Client`` (a cluster; private-key work stays on local threads)."""
-    _state["executor"] = _check_executor(kind)
+    _state["executor"] = check_executor(kind)
 
 
 def _executor_obj() -> object:
@@ -105,7 +105,7 @@ def using(executor: Any = None, *, workers: int | None = None,
     executor too, which ships p and q to its workers."""
     cur = dict(_scope.get() or {})
     if executor is not None:
-        cur["executor"] = _check_executor(executor)
+        cur["executor"] = check_executor(executor)
     if workers is not None:
         cur["workers"] = resolve_workers(workers)
     if allow_private is not None:

@@ -121,7 +121,7 @@ class ProcessCluster:
                     os.kill(p.pid, signal.SIGTERM)
         for p in reversed(self.procs):
             try:
-                p.wait(10)
+                p.wait(3)
             except subprocess.TimeoutExpired:
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(p.pid, signal.SIGKILL)

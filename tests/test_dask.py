@@ -139,3 +139,27 @@ def test_hesift_on_the_cluster_equals_threads_and_ships_no_secret(keys512):
     fields = [(k.pt, k.size, k.angle, k.response, k.octave) for k in ref[0]]
     assert fields == [(k.pt, k.size, k.angle, k.response, k.octave) for k in got[0]]
     assert np.array_equal(ref[1], got[1]) and len(fields) > 3
+
+
+def test_gallery_ingestion_on_the_cluster_equals_sequential_add(tmp_path):
+    from gallery_helpers import photo, png_bytes
+
+    from hesift.gallery import Gallery, HESIFTExtractor
+
+    imgs = [png_bytes(photo(n, 40)) for n in ("coins", "camera")]
+    imgs.append(imgs[0])  # the same pixels twice: one entry, as with sequential add
+    ext = HESIFTExtractor(256, insecure=True, enable_upsample=False)
+    g1 = Gallery(tmp_path / "a.sqlite3", extractor=ext, max_side=40)
+    r1 = g1.add_many(imgs)
+    with local_cluster(2, RecordingClient) as c:
+        g2 = Gallery(tmp_path / "b.sqlite3", extractor=ext, max_side=40)
+        r2 = g2.add_many(imgs, executor=c)
+        assert len(c.sent) == 2  # one task per new image
+        assert not leaks(c.sent, ext.keypair()[1])  # the extractor travels without its key
+    assert [(e.name, e.num_features) for e in r1] == [(e.name, e.num_features) for e in r2]
+    f1, f2 = g1._store.features()[1], g2._store.features()[1]
+    assert len(f1) == len(f2) == 2 and sum(len(f.keypoints) for f in f1) > 2
+    for a, b in zip(f1, f2):
+        assert a.name == b.name
+        assert np.array_equal(a.keypoints, b.keypoints)
+        assert np.array_equal(a.descriptors, b.descriptors)

@@ -66,9 +66,18 @@ def cmd_evaluator(args: argparse.Namespace) -> int:
         import hepaillier_core as hc
 
         hc.set_workers(args.workers)
+    if args.dask:
+        from hesift.remote import DaskExecutor
+
+        try:
+            executor = DaskExecutor.connect(args.dask)
+        except ValueError as e:
+            raise CLIError(str(e), 1) from None
+    else:
+        executor = LocalExecutor(args.workers)
     try:
         return serve_evaluator(args.host, args.port, token=token, limits=limits,
-                               executor=LocalExecutor(args.workers),
+                               executor=executor,
                                insecure_no_auth=args.insecure_no_auth)
     except ValueError as e:  # the bind rule
         raise CLIError(str(e)) from None
@@ -105,6 +114,9 @@ def register(sub: Any) -> None:
                    help="allow a non-loopback --host without a token (trusted networks only)")
     p.add_argument("--workers", type=int, default=None, metavar="N",
                    help="crypto worker threads per job (default: all cores)")
+    p.add_argument("--dask", metavar="ADDRESS", default=None,
+                   help="run the ciphertext work on this Dask cluster (tcp://scheduler:8786; "
+                        "its workers get only public keys and ciphertext rows)")
     p.add_argument("--max-request-mb", type=float, default=256.0, metavar="M",
                    help="largest request body in MiB (default %(default)s)")
     p.add_argument("--max-jobs", type=int, default=2, metavar="J",

@@ -114,6 +114,8 @@ def _gallery_add(args: argparse.Namespace) -> int:
     if not sized:
         return _err(f"none of the {len(files)} file(s) is a readable image; the gallery was "
                     "not created or changed", exit_code_of(failures[0]))
+    if args.dask and getattr(args, "evaluator", None):
+        return _err("--dask and --evaluator are alternatives: pick one", EXIT_USAGE)
     created = not db_exists(args.db)
     timer = E.Timer()
     gallery = None
@@ -121,6 +123,9 @@ def _gallery_add(args: argparse.Namespace) -> int:
         gallery = _open(args)
         cost = _estimate_images(args, [(h, w) for _, h, w in sized], gallery.max_side,
                                 "gallery add")
+        if args.dask:
+            failures += _gallery_add_dask(args, gallery, [f for f, _h, _w in sized])
+            sized = []
         bar = tqdm(sized, unit="img", desc="adding", disable=args.quiet or None, file=sys.stderr)
         for f, _h, _w in bar:
             bar.set_postfix_str(f.name[:30])
@@ -144,6 +149,25 @@ def _gallery_add(args: argparse.Namespace) -> int:
     if failures:
         return exit_code_of(failures[0])
     return 0
+
+
+def _gallery_add_dask(args: argparse.Namespace, gallery, files: list[Path]) -> list:
+    """One task per image on the cluster; this process writes every entry, in order.
+    Returns the failures (exceptions of the images that were skipped)."""
+    from hesift.remote.executor import dask_client
+
+    with dask_client(args.dask) as client:
+        results = gallery.add_many(files, executor=client, skip_errors=True,
+                                   progress=not args.quiet)
+    failures = []
+    for f, e in zip(files, results):
+        if isinstance(e, Exception):
+            failures.append(e)
+            print(f"skipped {f}: {e}", file=sys.stderr)
+        elif not args.quiet:
+            what = "added" if e.added else "already in gallery as"
+            print(f"{what} {e.name} ({e.num_features} features)")
+    return failures
 
 
 def _drop_if_empty(path: Path, gallery) -> None:
@@ -348,6 +372,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = gsub.add_parser("add", help="add images (files or folders) to the gallery")
     p.add_argument("paths", nargs="+", metavar="PATH")
     p.add_argument("-q", "--quiet", action="store_true")
+    p.add_argument("--dask", metavar="ADDRESS", default=None,
+                   help="extract features on this Dask cluster (tcp://scheduler:8786), one "
+                        "image per task; its workers see the grey images, never a key")
     _common(p)
     _limits(p)
     p.set_defaults(func=_guard(_gallery_add))

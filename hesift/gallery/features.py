@@ -127,6 +127,32 @@ class HESIFTExtractor:
     def __repr__(self) -> str:  # never shows the key
         return f"HESIFTExtractor(key_bits={self.key_bits}, params={self.sift_params})"
 
+    def __reduce__(self):
+        """Pickles (e.g. to a Dask worker) without its key pair: the receiving process
+        uses one key pair of its own per extractor setting (features do not depend on
+        the key), so a private key never travels."""
+        return (_process_extractor, (self.key_bits, self.insecure, dict(self.sift_params),
+                                     self.evaluator))
+
+
+_process_extractors: dict[str, HESIFTExtractor] = {}
+_process_lock = threading.Lock()
+
+
+def _process_extractor(key_bits: int, insecure: bool, sift_params: dict[str, Any],
+                       evaluator: Any) -> HESIFTExtractor:
+    """This process's HESIFTExtractor for these settings (its key pair made here, once)."""
+    tag = f"{key_bits}|{insecure}|{_params_tag(sift_params)}|{evaluator!r}"
+    with _process_lock:
+        ext = _process_extractors.get(tag)
+        if ext is None:
+            ext = HESIFTExtractor(key_bits, insecure=insecure, evaluator=evaluator)
+            ext.sift_params = dict(sift_params)
+            ext.feature_id = SIFT_FEATURE_ID + (
+                f"[{_params_tag(ext.sift_params)}]" if ext.sift_params else "")
+            _process_extractors[tag] = ext
+        return ext
+
 
 class ReferenceExtractor:
     """The plaintext twin of HESIFT (``hesift.sift_reference``): same features, much faster.

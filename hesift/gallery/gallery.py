@@ -97,6 +97,15 @@ def extract_features(image: ImageLike, extractor: Extractor, max_side: int | Non
     return QueryFeatures(gray, scale, np.asarray(rows, np.float32), desc, content_hash(img))
 
 
+@dataclass
+class _Pending:
+    """An image decoded and named, waiting for its features."""
+
+    img: np.ndarray
+    sha: str
+    name: str
+
+
 class Gallery:
     """A gallery of images and their SIFT features in one SQLite file.
 
@@ -214,6 +223,13 @@ class Gallery:
         The default name is the file's stem (or ``image-<hash>``); a name
         already used by other content gets a ``-2``, ``-3``... suffix.
         """
+        pending = self._prepare(image, name)
+        if isinstance(pending, Entry):
+            return pending
+        return self._insert(pending, extract_features(pending.img, self.extractor, self.max_side))
+
+    def _prepare(self, image: ImageLike, name: str | None) -> Entry | _Pending:
+        """Decode and name an image; its existing entry when its pixels are stored."""
         img = load_image(image)
         sha = content_hash(img)
         existing = self._store.get(sha256=sha)
@@ -225,21 +241,38 @@ class Gallery:
         if not name:
             raise ValueError("image name must not be empty")
         self._store.check_feature_id(self.feature_id)
-        f = extract_features(img, self.extractor, self.max_side)
-        gray, scale, rows, desc = f.gray, f.scale, f.keypoints, f.descriptors
-        thumb, tscale = resize_max_side(img, self.thumb_side)
-        encrypted = self.extractor.encrypt(gray) if self.store_encrypted else None  # type: ignore[attr-defined]
+        return _Pending(img, sha, name)
+
+    def _insert(self, p: _Pending, f: QueryFeatures) -> Entry:
+        """Write one image's features (always in this process: the store's one writer)."""
+        existing = self._store.get(sha256=p.sha)  # the same pixels twice in one batch
+        if existing is not None:
+            return existing
+        thumb, tscale = resize_max_side(p.img, self.thumb_side)
+        encrypted = self.extractor.encrypt(f.gray) if self.store_encrypted else None  # type: ignore[attr-defined]
         return self._store.insert(
-            name=name, sha256=sha, width=img.shape[1], height=img.shape[0],
-            feature_scale=scale, thumbnail=encode_png(thumb), thumb_scale=tscale,
-            keypoints=rows, descriptors=desc, encrypted=encrypted, feature_id=self.feature_id,
+            name=p.name, sha256=p.sha, width=p.img.shape[1], height=p.img.shape[0],
+            feature_scale=f.scale, thumbnail=encode_png(thumb), thumb_scale=tscale,
+            keypoints=f.keypoints, descriptors=f.descriptors, encrypted=encrypted,
+            feature_id=self.feature_id,
         )
 
     def add_many(
-        self, images: Iterable[ImageLike], *, progress: bool = False, skip_errors: bool = False
+        self, images: Iterable[ImageLike], *, progress: bool = False, skip_errors: bool = False,
+        executor: Any = None,
     ) -> list[Entry | Exception]:
-        """Add several images; with ``skip_errors`` unreadable ones yield their exception."""
+        """Add several images; with ``skip_errors`` unreadable ones yield their exception.
+
+        ``executor`` a ``dask.distributed.Client``: each image's features are
+        extracted by one task on the cluster (see :func:`add_on_cluster`); the
+        entries are written here, in order, exactly as sequential ``add`` would.
+        """
         items = list(images)
+        if executor is not None and executor not in ("thread", "process"):
+            from .cluster import add_on_cluster
+
+            return add_on_cluster(self, items, executor, progress=progress,
+                                  skip_errors=skip_errors)
         bar = None
         if progress:
             from tqdm import tqdm

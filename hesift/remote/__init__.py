@@ -25,6 +25,8 @@ _LAZY = {
     "serve_evaluator": "server",
     "make_server": "server",
     "LocalExecutor": "executor",
+    "DaskExecutor": "executor",
+    "dask_client": "executor",
     "Limits": "limits",
     "JobSlots": "limits",
     "declared_length": "limits",
