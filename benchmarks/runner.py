@@ -27,6 +27,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="write the tables into PATH between its generated-block markers "
                         "(e.g. docs/benchmarks.md; hand-written text is kept)")
     p.add_argument("--bits", type=int, default=2048, help="key size for core/conv (default 2048)")
+    p.add_argument("--dask", nargs="?", const="local", default=None, metavar="ADDRESS",
+                   help="scaling suite: Dask vs threads instead (a local cluster of 1 and 2 "
+                        "single-threaded workers, or the scheduler at tcp://ADDRESS)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -42,7 +45,12 @@ def _plot_dir(args: argparse.Namespace) -> Path | None:
     return Path(args.plots)
 
 
-def _run_suite(name: str, quick: bool, bits: int) -> tuple[dict, str]:
+def _run_suite(name: str, quick: bool, bits: int, dask: str | None = None) -> tuple[dict, str]:
+    if name == "scaling" and dask:
+        from . import suite_dask
+
+        res = suite_dask.run(quick=quick, bits=bits, address=None if dask == "local" else dask)
+        return res, suite_dask.table(res)
     if name == "core":
         from . import suite_core as mod
     elif name == "conv":
@@ -63,7 +71,7 @@ def _run_suite(name: str, quick: bool, bits: int) -> tuple[dict, str]:
 
 
 def _plots(name: str, res: dict, out: Path | None) -> list[str]:
-    if out is None or name not in ("conv", "scaling"):
+    if out is None or name not in ("conv", "scaling") or res.get("suite") == "scaling-dask":
         return []
     from . import plots
 
@@ -94,7 +102,7 @@ def run(args: argparse.Namespace) -> int:
     t_all = time.perf_counter()
     for name in suites:
         t0 = time.perf_counter()
-        res, text = _run_suite(name, args.quick, args.bits)
+        res, text = _run_suite(name, args.quick, args.bits, getattr(args, "dask", None))
         res["wall_seconds"] = time.perf_counter() - t0
         res["loadavg_after"] = os.getloadavg()
         res["plots"] = _plots(name, res, plot_dir)

@@ -107,9 +107,17 @@ def run_batched_dask(client: Any, obj: object, method: str, split: Sequence[np.n
     K = int(split[0].shape[0])
     w = workers if workers is not None else cluster_threads(client)
     bounds = chunk_bounds(K, w, MIN_ROWS)
-    tasks = build_tasks(remote(client, obj), method, split, shared, bounds)
-    return submit_all(client, _call, tasks, progress=progress,
-                      sizes=[hi - lo for lo, hi in bounds])
+    ref = remote(client, obj)
+    temp = None
+    if ref is obj and len(bounds) > 1:  # per-call state (e.g. a query's table): once per worker
+        ref = temp = client.scatter(obj, broadcast=True, hash=False)
+    try:
+        tasks = build_tasks(ref, method, split, shared, bounds)
+        return submit_all(client, _call, tasks, progress=progress,
+                          sizes=[hi - lo for lo, hi in bounds])
+    finally:
+        if temp is not None:
+            temp.release()
 
 
 def run_tasks_dask(client: Any, fn: Callable, tasks: Sequence[tuple], *, progress=None,

@@ -163,3 +163,21 @@ def test_gallery_ingestion_on_the_cluster_equals_sequential_add(tmp_path):
         assert a.name == b.name
         assert np.array_equal(a.keypoints, b.keypoints)
         assert np.array_equal(a.descriptors, b.descriptors)
+
+
+def test_private_retrieval_scores_on_the_cluster_equal_threads(client, keys512):
+    from hepaillier_core import _core
+    from hesift.gallery.private import SparseVectors, encrypted_scores
+
+    pub, priv = keys512
+    rng = np.random.default_rng(11)
+    dense = np.where(rng.random((150, 40)) < 0.3, rng.integers(1, 16, (150, 40)), 0)
+    g = SparseVectors.from_dense(dense)
+    ct_q = priv.encrypt_residues(_core.res_from_i64(rng.integers(0, 1024, 40), pub.n))
+    ref, w, P = encrypted_scores(pub, ct_q, g, 1023, rerandomise=False)
+    n0 = len(client.sent)
+    with hc.using(client):
+        got, w2, P2 = encrypted_scores(pub, ct_q, g, 1023, rerandomise=False)
+    assert (w, P) == (w2, P2) and np.array_equal(ref, got)
+    assert len(client.sent) > n0 + 2  # blocks of gallery images went to the workers
+    assert not leaks(client.sent[n0:], priv)
