@@ -2,4 +2,5 @@
 
 from benchmarks.runner import main
 
-raise SystemExit(main())
+if __name__ == "__main__":  # spawned worker processes (Dask, multiprocessing) import this too
+    raise SystemExit(main())

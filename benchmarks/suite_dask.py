@@ -25,8 +25,8 @@ from .table import markdown_table
 from .timing import fmt_time
 from .workloads import camera, gauss5
 
-SIZES = {True: dict(side=256, photos=8, photo_side=32, repeats=2),
-         False: dict(side=1024, photos=8, photo_side=96, repeats=3)}
+SIZES = {True: dict(side=128, photos=8, photo_side=32, gallery_bits=1024, repeats=2),
+         False: dict(side=1024, photos=8, photo_side=96, gallery_bits=2048, repeats=3)}
 PHOTOS = ("astronaut", "camera", "coffee", "chelsea", "rocket", "coins", "moon", "page")
 
 
@@ -64,51 +64,46 @@ def _clusters(address: str | None):
         yield out
 
 
-def _task_stats(client, fn) -> tuple[float, dict]:
-    """Wall seconds of fn() and its tasks' compute seconds / bytes in and out."""
-    from distributed import get_task_stream
+def _sent_bytes(client, fn) -> tuple[int, int]:
+    """(tasks, bytes) that fn() submits, pickled as distributed pickles task arguments."""
+    from distributed.protocol import pickle as dpickle
 
     sent = []
     orig = client.submit
 
     def submit(func, *args, **kw):
-        from distributed.protocol import pickle as dpickle
-
         sent.append(len(dpickle.dumps(args)))
         return orig(func, *args, **kw)
 
     client.submit = submit
     try:
-        with get_task_stream(client) as ts:
-            t0 = time.perf_counter()
-            result = fn()
-            wall = time.perf_counter() - t0
+        fn()
     finally:
         del client.submit
-    comp = [sum(s["stop"] - s["start"] for s in t["startstops"] if s["action"] == "compute")
+    return len(sent), sum(sent)
+
+
+def _compute_times(ts) -> list[float]:
+    return [sum(s["stop"] - s["start"] for s in t["startstops"] if s["action"] == "compute")
             for t in ts.data]
-    nbytes = [t.get("nbytes", 0) for t in ts.data]
-    out_bytes = _nbytes(result)
-    return wall, {"tasks": len(sent), "bytes_in": sum(sent), "bytes_out": out_bytes,
-                  "compute": sum(comp), "compute_median": statistics.median(comp) if comp else 0,
-                  "task_nbytes": sum(nbytes)}
 
 
-def _nbytes(result) -> int:
-    data = getattr(result, "data", None)
-    if isinstance(data, np.ndarray):
-        return int(data.nbytes)
-    if isinstance(result, list):
-        return sum(int(getattr(e, "num_features", 0)) * (128 * 4 + 7 * 4) for e in result)
-    return 0
+def _log(msg: str) -> None:
+    import sys
+
+    print(f"  [dask] {msg}", file=sys.stderr, flush=True)
 
 
 def run(quick: bool = False, bits: int = 2048, address: str | None = None) -> dict:
+    from distributed import get_task_stream
+    from distributed.protocol import pickle as dpickle
+
+    from hesift.gallery import Gallery, HESIFTExtractor
+    from hesift.gallery.images import resize_max_side
+
     sz = SIZES[quick]
     t_start = time.perf_counter()
-    from hesift.gallery import Gallery, HESIFTExtractor
-
-    pub, priv = hc.generate_keypair(bits)
+    _pub, priv = hc.generate_keypair(bits)
     img = np.asarray(camera(), dtype=np.int64)
     side = sz["side"]
     if img.shape[0] < side:
@@ -118,47 +113,75 @@ def run(quick: bool = False, bits: int = 2048, address: str | None = None) -> di
     taps = gauss5()
     x = priv.encrypt(img, pack=True, pad=2, pad_mode="reflect", headroom=4)
     photos = _photos(sz["photos"], sz["photo_side"])
-    ext = HESIFTExtractor(bits, insecure=bits < 2048)
+    gbits = min(bits, sz["gallery_bits"])
+    ext = HESIFTExtractor(gbits, insecure=gbits < 2048)
     tmp = Path(tempfile.mkdtemp(prefix="hesift-dask-bench-"))
     walls: dict[str, dict[str, list[float]]] = {"gaussian": {}, "gallery": {}}
-    stats: dict[str, dict] = {}
+    comp: dict[str, list[float]] = {}
     ref = None
     counter = [0]
 
-    def gallery_run(executor):
+    def gallery_run(c):
         counter[0] += 1
         g = Gallery(tmp / f"g{counter[0]}.sqlite3", extractor=ext, max_side=sz["photo_side"])
-        if executor == "thread":
-            return g.add_many(photos)
-        return g.add_many(photos, executor=executor)
+        return g.add_many(photos) if c is None else g.add_many(photos, executor=c)
+
+    def gaussian_run(c):
+        with hc.using("thread" if c is None else c, workers=2 if c is None else None):
+            return hc.sepfilter2d(x, taps, taps)
 
     with _clusters(address) as clients:
-        for c in clients.values():  # warm: workers import, key scattered, extractor key made
-            hc.sepfilter2d(x, taps, taps, executor=c)
+        _log(f"clusters up: {', '.join(clients)}")
+        for c in clients.values():  # warm: imports, scattered key, each worker's extractor key
+            gaussian_run(c)
             Gallery(tmp / "warm.sqlite3", extractor=ext, max_side=32).add_many(
-                [photos[0][:32, :32]], executor=c)
+                photos[:2] * 2, executor=c)
             (tmp / "warm.sqlite3").unlink()
         configs = {"2 threads": None, **clients}
-        for _ in range(sz["repeats"]):
+        for r in range(sz["repeats"]):
             for label, c in configs.items():
-                with hc.using("thread" if c is None else c, workers=2 if c is None else None):
-                    t0 = time.perf_counter()
-                    out = hc.sepfilter2d(x, taps, taps)
-                    walls["gaussian"].setdefault(label, []).append(time.perf_counter() - t0)
-                if ref is None:
-                    ref = out
-                assert np.array_equal(out.data, ref.data), "executors disagree"
-                t0 = time.perf_counter()
-                with hc.using("thread", workers=2):
-                    gallery_run("thread" if c is None else c)
-                walls["gallery"].setdefault(label, []).append(time.perf_counter() - t0)
+                for work, fn in (("gaussian", gaussian_run), ("gallery", gallery_run)):
+                    if c is None:
+                        t0 = time.perf_counter()
+                        with hc.using("thread", workers=2):
+                            out = fn(c)
+                        wall = time.perf_counter() - t0
+                    else:
+                        with get_task_stream(c) as ts:
+                            t0 = time.perf_counter()
+                            out = fn(c)
+                            wall = time.perf_counter() - t0
+                        comp.setdefault(f"{work}|{label}", []).extend(_compute_times(ts))
+                    walls[work].setdefault(label, []).append(wall)
+                    if work == "gaussian":
+                        if ref is None:
+                            ref = out
+                        assert np.array_equal(out.data, ref.data), "executors disagree"
+                    _log(f"round {r + 1}: {work} on {label}: {wall:.2f} s")
+        stats = {}
         for label, c in clients.items():
-            _, stats[f"gaussian|{label}"] = _task_stats(
-                c, lambda c=c: hc.sepfilter2d(x, taps, taps, executor=c))
-            _, stats[f"gallery|{label}"] = _task_stats(c, lambda c=c: gallery_run(c))
+            ntask, nbytes = _sent_bytes(c, lambda c=c: gaussian_run(c))
+            out_b = int(ref.data.nbytes)
+            cg = comp.get(f"gaussian|{label}", [0.0])
+            stats[f"gaussian|{label}"] = {"tasks": ntask, "bytes_in": nbytes // max(1, ntask),
+                                          "bytes_out": out_b // max(1, ntask),
+                                          "compute_median": statistics.median(cg),
+                                          "compute_sum": sum(cg) / sz["repeats"]}
+            grays = [resize_max_side(p, sz["photo_side"])[0] for p in photos]
+            g_in = statistics.median(len(dpickle.dumps((ext, gr))) for gr in grays)
+            cgal = comp.get(f"gallery|{label}", [0.0])
+            stats[f"gallery|{label}"] = {"tasks": len(photos), "bytes_in": int(g_in),
+                                         "bytes_out": None, "compute_median":
+                                         statistics.median(cgal),
+                                         "compute_sum": sum(cgal) / sz["repeats"]}
+    feats = Gallery(tmp / "g1.sqlite3")._store.features()[1]
+    per_img_out = statistics.median(f.keypoints.nbytes + f.descriptors.nbytes for f in feats)
+    for st in stats.values():
+        if st["bytes_out"] is None:
+            st["bytes_out"] = int(per_img_out)
     med = {w: {k: statistics.median(v) for k, v in d.items()} for w, d in walls.items()}
-    return {"suite": "scaling-dask", "bits": bits, "quick": quick, "sizes": sz,
-            "address": address, "walls": walls, "median": med, "tasks": stats,
+    return {"suite": "scaling-dask", "bits": bits, "gallery_bits": gbits, "quick": quick,
+            "sizes": sz, "address": address, "walls": walls, "median": med, "tasks": stats,
             "cts": int(x.data.shape[0] * x.data.shape[1]),
             "seconds": time.perf_counter() - t_start}
 
@@ -174,20 +197,21 @@ def table(res: dict) -> str:
     trows = []
     for key, st in res["tasks"].items():
         w, label = key.split("|")
-        trows.append([w, label, str(st["tasks"]), f"{st['bytes_in'] / max(1, st['tasks']):,.0f}",
-                      f"{st['bytes_out'] / max(1, st['tasks']):,.0f}",
-                      fmt_time(st["compute_median"]), fmt_time(st["compute"])])
+        trows.append([w, label, str(st["tasks"]), f"{st['bytes_in']:,}", f"{st['bytes_out']:,}",
+                      fmt_time(st["compute_median"]), fmt_time(st["compute_sum"])])
     side = sz["side"]
     out = [f"### Dask vs threads ({res['bits']}-bit key)", "",
            f"Wall-clock medians of {sz['repeats']} interleaved runs (ratio to the 2-thread "
            "executor). Gaussian: the evaluator's packed 5×5 Gaussian on a "
            f"{side}×{side} encrypted photo ({res['cts']} ciphertexts). Gallery: HESIFT "
-           f"ingestion of {sz['photos']} photos (longer side {sz['photo_side']} px), one image "
-           "per task on Dask; the 2-thread run adds them one after another.", "",
+           f"({res['gallery_bits']}-bit key) ingestion of {sz['photos']} photos (longer side "
+           f"{sz['photo_side']} px), one image per task on Dask; the 2-thread run adds them one "
+           "after another, each HESIFT on 2 threads.", "",
            markdown_table(["executor", f"Gaussian {side}²", f"gallery {sz['photos']} photos"],
                           rows), "",
-           "What the tasks moved and computed (one more run per cluster, task stream):", "",
+           "What the tasks moved (pickled task arguments; results) and computed (worker "
+           "task stream, per run):", "",
            markdown_table(["workload", "cluster", "tasks", "bytes in / task",
-                           "bytes out / task", "compute / task (median)", "compute (sum)"],
+                           "bytes out / task", "compute / task (median)", "compute / run"],
                           trows)]
     return "\n".join(out) + "\n"
