@@ -53,13 +53,14 @@ __all__ = [
 #: Default --max-time: refuse work estimated above one hour (raise it to go on).
 DEFAULT_MAX_TIME = 3600.0
 
-# --- product counts (algorithmic; fitted on 2048-bit runs, see the module doc) ----------
-ENC_P2_PER_CT = 250.0  # key-owner packed encryption: comb exponent mod p² and q², CRT
-DEC_P2_PER_KEY_BIT = 1.25  # filter result: CRT decryption plus unpacking the slots
-SIFT_DEC = 1.04  # HESIFT DoG row ciphertext: CRT decryption straight into int64 slots
+# --- product counts (fitted on 2048-bit runs with the measured kernels -- AVX-512 IFMA
+# products, constant-time decryption -- see the module doc) ---------------------------
+ENC_P2_PER_CT = 450.0  # key-owner packed encryption: comb exponent mod p² and q², CRT
+DEC_P2_PER_KEY_BIT = 5.0  # filter result: CRT decryption plus unpacking the slots
+SIFT_DEC = 4.2  # HESIFT DoG row ciphertext: CRT decryption straight into int64 slots
 FAST_DECRYPT_EXPONENT_BITS = 256  # fast-decryption (subgroup) keys: exponent per prime
-COMB_P2_PER_KEY_BIT = 650.0  # first use of a key: the fixed-base comb tables of both primes
-KEYGEN_P2_PER_KEY_BIT = 130.0  # prime search (structured primes) and the key's own tables
+COMB_P2_PER_KEY_BIT = 2700.0  # first use of a key: the fixed-base comb tables of both primes
+KEYGEN_P2_PER_KEY_BIT = 290.0  # prime search (structured primes) and the key's own tables
 FILTER_N2_PER_TAP = 13.0  # evaluator: one distinct |tap| of one filter pass, per output ct
 FILTER_N2_FIXED = 20.0  # evaluator: slot shifts, inverses and sums per output ciphertext
 SIFT_EVAL_PER_PRODUCT = 2.3  # HESIFT evaluator: n2-product cost per counted tap product
@@ -121,35 +122,59 @@ _units_lock = threading.Lock()
 
 def product_seconds(bits: int) -> float:
     """CPU seconds of one Montgomery product at a ``bits``-wide odd modulus, measured once
-    per process: ``Mod.bench_mont_mul`` (the kernel the batch paths use: AVX2 lanes or
-    scalar GMP) timed with this thread's CPU clock, best of three ~5 ms runs, so a busy
-    machine (other processes taking the core) does not inflate it."""
+    per process on this machine.  With ``hc.kernel_info()`` (the core times every kernel
+    per modulus size and picks the fastest) it is the chosen kernel's own calibrated
+    product time; otherwise ``Mod.bench_mont_mul`` timed with this thread's CPU clock,
+    best of three ~5 ms runs (a busy machine does not inflate either)."""
     from hepaillier_core._core import Mod
 
     bits = int(bits)
     key = (bits, _simd_state())
     with _units_lock:
         if key not in _units:
-            m = Mod(secrets.randbits(bits) | 1 | (1 << (bits - 1)))
-            lanes = max(1, int(m.lanes))
-            iters = max(100, int(4e9 / (bits * bits)))  # ~5 ms per run at any size
-            m.bench_mont_mul(min(iters, 200))  # warm up
-            best = float("inf")
-            for _ in range(3):
-                t0 = time.thread_time()
-                m.bench_mont_mul(iters)
-                best = min(best, (time.thread_time() - t0) / (iters * lanes))
-            _units[key] = best
+            m = Mod(secrets.randbits(bits) | 1 | (1 << (bits - 1)))  # calibrates this size
+            _units[key] = _kernel_info_product(int(m.L)) or _bench_product(m, bits)
         return _units[key]
 
 
-def _simd_state() -> int:
+def _kernel_info_product(limbs: int) -> float | None:
+    try:
+        import hepaillier_core as hc
+
+        info = hc.kernel_info()
+    except (AttributeError, ImportError):
+        return None
+    rec = info.get("sizes", {}).get(limbs)
+    if not rec:
+        return None
+    kernel = info.get("override") or rec["chosen"].get("mul")
+    ns = rec["ns_per_item"].get("mul", {}).get(kernel)
+    return float(ns) * 1e-9 if ns else None
+
+
+def _bench_product(m, bits: int) -> float:
+    lanes = max(1, int(getattr(m, "lanes", 1)))
+    iters = max(100, int(4e9 / (bits * bits)))  # ~5 ms per run at any size
+    m.bench_mont_mul(min(iters, 200))  # warm up
+    best = float("inf")
+    for _ in range(3):
+        t0 = time.thread_time()
+        m.bench_mont_mul(iters)
+        best = min(best, (time.thread_time() - t0) / (iters * lanes))
+    return best
+
+
+def _simd_state() -> str:
+    """Which kernels may run (a forced kernel or SIMD switch changes the unit)."""
     import hepaillier_core as hc
 
     try:
-        return int(hc.simd_available())
-    except Exception:  # pragma: no cover
-        return 0
+        return str(hc.kernel_info().get("override"))
+    except Exception:  # pragma: no cover - an older core without kernel_info
+        try:
+            return str(hc.simd_available())
+        except Exception:
+            return ""
 
 
 def effective_workers(workers: int | None) -> int:

@@ -127,10 +127,7 @@ def load_image(path: str | os.PathLike, *, grey: bool = False) -> np.ndarray:
 def image_shape(path: str | os.PathLike) -> tuple[int, int]:
     """(height, width) of an image file from its header alone (no decoding)."""
     p = _check_input_file(path)
-    with open(p, "rb") as fh:
-        head = fh.read(1 << 16)
-        if head.startswith((b"II*\x00", b"MM\x00*")):  # TIFF: the directory may be anywhere
-            head += fh.read()
+    head = p.read_bytes()  # the header check follows chunks to the end (truncation, forgery)
     try:
         h = check_image(head, max_pixels=MAX_PIXELS)
     except ImageHeaderError as e:

@@ -149,6 +149,11 @@ def cmd_filter(args: argparse.Namespace) -> int:
     remote = remote_from_args(args)
     if hio.is_container(args.input):
         return _evaluator(args, spec, p, remote)
+    if Path(args.input).suffix.lower() == ".npz":  # name the bad input, not the output
+        from hesift.errors import UnreadableInputError
+
+        raise UnreadableInputError(f"{args.input!r} is not a hesift encrypted image "
+                                   "(not an .npz archive)")
     return _one_shot(args, spec, p, progress, remote)
 
 

@@ -391,6 +391,7 @@ def register(sub: Any) -> None:
                    help="picture (.png, .jpg, ...), float values (.npy), or .npz to re-encrypt "
                         "a thresholded morphology pass")
     p.add_argument("--key", required=True, help="private key")
+    add_memory_option(p)
     _limit_options(p)
     add_runtime_options(p)
     p.set_defaults(func=cmd_decrypt)
