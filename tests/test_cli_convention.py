@@ -184,7 +184,7 @@ def test_sigint_exits_130_and_leaves_nothing(big, tmp_path):
         procs[cmd] = (out, subprocess.Popen(
             [sys.executable, "-m", "hesift", *argv], stderr=subprocess.PIPE, text=True, env=env))
     first = {}
-    for cmd, (out, p) in procs.items():  # each gets SIGINT as soon as its work begins
+    for cmd, (_out, p) in procs.items():  # each gets SIGINT as soon as its work begins
         line = ""
         deadline = time.time() + 120
         while time.time() < deadline:
