@@ -54,16 +54,16 @@ __all__ = [
 DEFAULT_MAX_TIME = 3600.0
 
 # --- product counts (fitted on 2048-bit runs with the measured kernels -- AVX-512 IFMA
-# products, constant-time decryption -- see the module doc) ---------------------------
+# products, constant-time decryption in the IFMA lanes -- see the module doc) ---------------------------
 ENC_P2_PER_CT = 450.0  # key-owner packed encryption: comb exponent mod p² and q², CRT
-DEC_P2_PER_KEY_BIT = 5.0  # filter result: CRT decryption plus unpacking the slots
-SIFT_DEC = 4.2  # HESIFT DoG row ciphertext: CRT decryption straight into int64 slots
+DEC_P2_PER_KEY_BIT = 1.3  # filter result: CRT decryption plus unpacking the slots
+SIFT_DEC = 1.16  # HESIFT DoG row ciphertext: CRT decryption straight into int64 slots
 FAST_DECRYPT_EXPONENT_BITS = 256  # fast-decryption (subgroup) keys: exponent per prime
 COMB_P2_PER_KEY_BIT = 2700.0  # first use of a key: the fixed-base comb tables of both primes
 KEYGEN_P2_PER_KEY_BIT = 290.0  # prime search (structured primes) and the key's own tables
 FILTER_N2_PER_TAP = 13.0  # evaluator: one distinct |tap| of one filter pass, per output ct
 FILTER_N2_FIXED = 20.0  # evaluator: slot shifts, inverses and sums per output ciphertext
-SIFT_EVAL_PER_PRODUCT = 2.3  # HESIFT evaluator: n2-product cost per counted tap product
+SIFT_EVAL_PER_PRODUCT = 1.86  # HESIFT evaluator: n2-product cost per counted tap product
 SIFT_PLAIN_S_PER_PX = 4e-6  # key owner's plaintext SIFT steps, CPU seconds per base pixel
 COMB_WINDOW = 12
 
