@@ -7,17 +7,7 @@ import platform
 import sys
 from importlib import metadata
 
-
-def cpu_model() -> str:
-    """CPU model name from /proc/cpuinfo (platform.processor() as a fallback)."""
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.lower().startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
+from hepaillier_core.kernels import cpu_model
 
 
 def _version(dist: str) -> str | None:

@@ -39,7 +39,8 @@ _sizes: dict[int, dict] = {}
 _busy: set[int] = set()
 
 
-def _cpu_model() -> str:
+def cpu_model() -> str:
+    """CPU model name from /proc/cpuinfo (platform.processor() as a fallback)."""
     try:
         with open("/proc/cpuinfo") as f:
             for line in f:
@@ -156,7 +157,7 @@ def kernel_info() -> dict:
             "calibration_ms": round(rec["calibration_s"] * 1e3, 2),
         }
     return {
-        "cpu": _cpu_model(),
+        "cpu": cpu_model(),
         "available": available(),
         "override": forced,
         "scalar_reduction": ("GMP mpn_redc_1 (assembly)" if _core.scalar_redc_asm()

@@ -41,16 +41,6 @@ static inline uint64_t mask_eq(uint64_t a, uint64_t b) {
     return m;
 }
 
-/* bits [bit, bit + w) of the ne-limb number e, bits at or above ebits cleared;
- * the limbs read depend only on the (public) position */
-static inline uint64_t digit_at(const mp_limb_t *e, int ne, size_t ebits, size_t bit, int w) {
-    size_t li = bit / 64, off = bit % 64;
-    uint64_t d = 0;
-    if (li < (size_t)ne) d = e[li] >> off;
-    if (off && off + (size_t)w > 64 && li + 1 < (size_t)ne) d |= e[li + 1] << (64 - off);
-    size_t keep = ebits - bit < (size_t)w ? ebits - bit : (size_t)w;
-    return d & (((uint64_t)1 << keep) - 1);
-}
 
 /* dst <- tab[d] by one masked pass over all n entries of V words (V % 4 == 0) */
 #ifdef CT_HAVE_AVX2
@@ -98,10 +88,10 @@ int hpc_ct_vpowm4(const hpc_vmod *m, const mp_limb_t *const a[4], int lanes, con
     hpc_vmul(m, tab + V, tmp, hpc_vconst_r2(m), scr);
     for (size_t i = 2; i < ntab; i++) hpc_vmul(m, tab + i * V, tab + (i - 1) * V, tab + V, scr);
     const size_t nd = (ebits + (size_t)w - 1) / (size_t)w;
-    select_entry(acc, tab, ntab, V, digit_at(e, ne, ebits, (nd - 1) * (size_t)w, w));
+    select_entry(acc, tab, ntab, V, hpc_ct_digit_at(e, ne, ebits, (nd - 1) * (size_t)w, w));
     for (size_t d = nd - 1; d-- > 0;) {
         for (int s = 0; s < w; s++) hpc_vsqr(m, acc, acc, scr);
-        select_entry(sel, tab, ntab, V, digit_at(e, ne, ebits, d * (size_t)w, w));
+        select_entry(sel, tab, ntab, V, hpc_ct_digit_at(e, ne, ebits, d * (size_t)w, w));
         hpc_vmul(m, acc, acc, sel, scr);
     }
     hpc_vmul(m, acc, acc, hpc_vconst_unit(m), scr); /* leave Montgomery form: below N */

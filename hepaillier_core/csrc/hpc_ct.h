@@ -18,6 +18,19 @@
 
 #include "hpc_vec.h"
 
+/* Bits [bit, bit + w) of the ne-limb exponent e, bits at or above ebits
+ * cleared: the window digit of a fixed-window schedule.  The limbs read depend
+ * only on the (public) position, never on the exponent's value. */
+static inline uint64_t hpc_ct_digit_at(const mp_limb_t *e, int ne, size_t ebits, size_t bit,
+                                       int w) {
+    size_t li = bit / 64, off = bit % 64;
+    uint64_t d = 0;
+    if (li < (size_t)ne) d = e[li] >> off;
+    if (off && off + (size_t)w > 64 && li + 1 < (size_t)ne) d |= e[li + 1] << (64 - off);
+    size_t keep = ebits - bit < (size_t)w ? ebits - bit : (size_t)w;
+    return d & (((uint64_t)1 << keep) - 1);
+}
+
 /* Zero n bytes in a way the compiler cannot drop (explicit_bzero where the
  * C library has it, else a volatile loop). */
 void hpc_wipe(void *p, size_t n);

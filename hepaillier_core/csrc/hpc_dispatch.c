@@ -180,16 +180,6 @@ int hpc_eng_powm(const hpc_eng *e, const mp_limb_t *const *a, int lanes, mpz_src
     return HPC_OK;
 }
 
-/* bits [bit, bit + w) of the ne-limb e, bits at or above ebits cleared; the
- * limbs read depend only on the (public) position */
-static inline uint64_t digit_at(const mp_limb_t *e, int ne, size_t ebits, size_t bit, int w) {
-    size_t li = bit / 64, off = bit % 64;
-    uint64_t d = 0;
-    if (li < (size_t)ne) d = e[li] >> off;
-    if (off && off + (size_t)w > 64 && li + 1 < (size_t)ne) d |= e[li + 1] << (64 - off);
-    size_t keep = ebits - bit < (size_t)w ? ebits - bit : (size_t)w;
-    return d & (((uint64_t)1 << keep) - 1);
-}
 
 int hpc_eng_ct_powm(const hpc_eng *e, const mp_limb_t *const *a, int lanes, const mp_limb_t *ex,
                     int ne, size_t ebits, mp_limb_t *const *out) {
@@ -211,10 +201,10 @@ int hpc_eng_ct_powm(const hpc_eng *e, const mp_limb_t *const *a, int lanes, cons
     e->mul(e->ctx, tab + V, tmp, e->r2, scr);
     for (size_t i = 2; i < ntab; i++) e->mul(e->ctx, tab + i * V, tab + (i - 1) * V, tab + V, scr);
     const size_t nd = (ebits + (size_t)w - 1) / (size_t)w;
-    e->select(e->ctx, acc, tab, ntab, digit_at(ex, ne, ebits, (nd - 1) * (size_t)w, w));
+    e->select(e->ctx, acc, tab, ntab, hpc_ct_digit_at(ex, ne, ebits, (nd - 1) * (size_t)w, w));
     for (size_t d = nd - 1; d-- > 0;) {
         for (int s = 0; s < w; s++) e->sqr(e->ctx, acc, acc, scr);
-        e->select(e->ctx, sel, tab, ntab, digit_at(ex, ne, ebits, d * (size_t)w, w));
+        e->select(e->ctx, sel, tab, ntab, hpc_ct_digit_at(ex, ne, ebits, d * (size_t)w, w));
         e->mul(e->ctx, acc, acc, sel, scr);
     }
     e->mul(e->ctx, acc, acc, e->unit, scr); /* leave Montgomery form */
