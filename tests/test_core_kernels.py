@@ -13,6 +13,9 @@ import random
 
 import numpy as np
 import pytest
+from limb_helpers import ints as _ints
+from limb_helpers import limbs as _limbs
+from limb_helpers import odd_modulus as _odd_modulus
 
 import hepaillier_core as hc
 from hepaillier_core import _core, kernels
@@ -31,18 +34,6 @@ def forced():
     """Force a kernel for the test; the measured choice comes back afterwards."""
     yield hc.set_kernel
     hc.set_kernel(None)
-
-
-def _odd_modulus(limbs: int, rng: random.Random) -> int:
-    return rng.getrandbits(64 * limbs) | (1 << (64 * limbs - 1)) | 1
-
-
-def _limbs(values, L):
-    return np.stack([_core.limbs_of(v, L) for v in values])
-
-
-def _ints(arr):
-    return [_core.int_of(row) for row in arr]
 
 
 def _units(rng, N, K):

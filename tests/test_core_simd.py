@@ -14,6 +14,9 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from limb_helpers import ints as _ints
+from limb_helpers import limbs as _limbs
+from limb_helpers import odd_modulus as _odd_modulus
 from scipy.signal import correlate2d
 
 import hepaillier_core as hc
@@ -32,18 +35,6 @@ def both_paths(fn):
     finally:
         hc.set_simd(None)  # back to the measured choice
     return off, on
-
-
-def _odd_modulus(limbs: int, rng: random.Random) -> int:
-    return rng.getrandbits(64 * limbs) | (1 << (64 * limbs - 1)) | 1
-
-
-def _limbs(values, L):
-    return np.stack([_core.limbs_of(v, L) for v in values])
-
-
-def _ints(arr):
-    return [_core.int_of(row) for row in arr]
 
 
 @pytest.mark.parametrize("limbs", [8, 9, 32, 33, 64, 65, 128])

@@ -1,0 +1,22 @@
+"""Limb-array helpers shared by the kernel tests (references in plain Python ints)."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+
+from hepaillier_core import _core
+
+
+def odd_modulus(limbs: int, rng: random.Random) -> int:
+    """A random odd modulus of exactly `limbs` 64-bit limbs."""
+    return rng.getrandbits(64 * limbs) | (1 << (64 * limbs - 1)) | 1
+
+
+def limbs(values, L: int) -> np.ndarray:
+    return np.stack([_core.limbs_of(v, L) for v in values])
+
+
+def ints(arr) -> list[int]:
+    return [_core.int_of(row) for row in arr]
