@@ -11,7 +11,7 @@ to show what packing buys.
 Every size runs twice, interleaved: the integer pipeline before issue 14
 (``SiftParams.legacy()``: f = 12, centre-residue taps, one image row per canvas
 row, |x| slot bounds) and today's defaults (f = 10 largest-remainder taps,
-folded canvas, interval bounds), so the saving is measured in one run on one
+folded canvas, exact DoG slot bounds), so the saving is measured in one run on one
 machine.  Decrypted-ciphertext counts are deterministic; times are wall clock
 and CPU (all threads of this process: the machine may be shared).
 

@@ -11,7 +11,13 @@ from . import limits
 from ._core import forbid_simd as _forbid_simd
 from ._core import simd_available
 from .array import EncryptedArray, concatenate, stack
-from .convolution import convolve2d, sepfilter2d, subsample2
+from .convolution import (
+    convolve2d,
+    sepfilter2d,
+    sepfilter2d_difference_intervals,
+    sepfilter2d_differences,
+    subsample2,
+)
 from .kernels import kernel_info, set_kernel, set_simd
 from .keys import (
     PrivateKey,
@@ -58,6 +64,8 @@ __all__ = [
     "reset_counters",
     "save",
     "sepfilter2d",
+    "sepfilter2d_difference_intervals",
+    "sepfilter2d_differences",
     "set_simd",
     "set_executor",
     "set_kernel",

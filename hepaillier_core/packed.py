@@ -19,7 +19,7 @@ a non-negative image keeps lo = 0, so the difference of two of them needs
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -107,9 +107,12 @@ def interval_of(bound=None, interval=None) -> tuple[int, int]:
 
 def filter_interval(interval: tuple[int, int], kernel) -> tuple[int, int]:
     """Range of sum_t k_t x_t over x_t in [lo, hi] (lo <= 0 <= hi): positive taps
-    take the input's range, negative ones its mirror."""
-    k = np.asarray(kernel, dtype=np.int64)
-    pos, neg = int(k[k > 0].sum()), -int(k[k < 0].sum())
+    take the input's range, negative ones its mirror.  ``kernel`` may be an object
+    array of Python ints (products of taps beyond int64)."""
+    k = np.asarray(kernel)
+    if k.dtype != object:
+        k = k.astype(np.int64)
+    pos, neg = sum(int(v) for v in k[k > 0]), -sum(int(v) for v in k[k < 0])
     lo, hi = interval
     return pos * lo - neg * hi, pos * hi - neg * lo
 
@@ -465,7 +468,7 @@ def _check_capacity(lay: Layout, grow: int) -> None:
             f"columns of headroom; encrypt with headroom>={lay.c_hi + grow - lay.c_lo - lay.width}")
 
 
-def _raised_bases(img: PackedImage, umax: int, workers=None):
+def _raised_bases(img: PackedImage | RawPacked, umax: int, workers=None):
     """Bases for horizontal taps: ciphertext (row, m) raised to B^q where needed.
 
     Returns (flat_bases, lookup) with lookup[q][m] -> base row offset or -1.
@@ -498,7 +501,7 @@ def _raised_bases(img: PackedImage, umax: int, workers=None):
     return np.concatenate(blocks) if len(blocks) > 1 else blocks[0], offsets
 
 
-def _horizontal_index(img: PackedImage, offsets, us: np.ndarray, rows: np.ndarray,
+def _horizontal_index(img: PackedImage | RawPacked, offsets, us: np.ndarray, rows: np.ndarray,
                       ms: np.ndarray) -> np.ndarray:
     """Base index of input (row, column shift u) for outputs (rows, ms); -1 if absent."""
     M = img.layout.M
@@ -522,6 +525,25 @@ def _horizontal_index(img: PackedImage, offsets, us: np.ndarray, rows: np.ndarra
     return out
 
 
+@dataclass
+class RawPacked:
+    """Ciphertexts of a packed intermediate that is never decrypted or returned, so its
+    slots may hold values beyond the slot range.
+
+    Every packed operation is linear over Z_n (a slot shift is a product with B^q, a
+    filter a product of powers, a difference a product with an inverse), so such a
+    plaintext still holds the exact integer sum_s v_s B^s; a later result built from it
+    decodes correctly iff its own slots fit, which its caller checks (see
+    ``hepaillier_core.convolution.sepfilter2d_differences``).  Canvas capacity is
+    checked as for any packed image: the columns right of the data must stay zero.
+    """
+
+    public_key: PublicKey
+    data: np.ndarray  # (rows, M, L)
+    layout: Layout
+    _bases_cache: dict = field(default_factory=dict)
+
+
 def correlate_packed(img: PackedImage, kernel: np.ndarray, *, workers=None,
                      progress=False, rows: tuple[int, int] | None = None) -> PackedImage:
     """2-D correlation of the canvas (zeros beyond it), nothing truncated.
@@ -530,12 +552,21 @@ def correlate_packed(img: PackedImage, kernel: np.ndarray, *, workers=None,
     r1 <= input rows + kh - 1) and returns them as the whole image: height
     r1 - r0, y0 = 0 (a 'valid' vertical pass skips the rows it would drop).
     """
+    interval = check_slot_interval(img.public_key, img.layout,
+                                   filter_interval(img.interval, kernel), "this filter")
+    out = correlate_raw(img, kernel, workers=workers, progress=progress, rows=rows)
+    return PackedImage(img.public_key, out.data, out.layout, img.scale, interval=interval,
+                       check=False)
+
+
+def correlate_raw(img: PackedImage | RawPacked, kernel: np.ndarray, *, workers=None,
+                  progress=False, rows: tuple[int, int] | None = None) -> RawPacked:
+    """``correlate_packed`` without the slot-range check (the capacity check stays):
+    for intermediates only (see ``RawPacked``)."""
     pub, lay = img.public_key, img.layout
     kh, kw = kernel.shape
     r, c = kh // 2, kw // 2
     plan = TapPlan(kernel)
-    interval = check_slot_interval(pub, lay, filter_interval(img.interval, kernel),
-                                   "this filter")
     _check_capacity(lay, kw - 1)
     R = img.data.shape[0]
     Rout = R + kh - 1
@@ -579,8 +610,23 @@ def correlate_packed(img: PackedImage, kernel: np.ndarray, *, workers=None,
                   c_hi=lay.c_hi + kw - 1)
     if rows is not None:
         new = replace(new, y0=0, height=r1 - r0)
-    return PackedImage(pub, res.reshape(r1 - r0, lay.M, pub.L), new, img.scale,
-                       interval=interval, check=False)
+    return RawPacked(pub, res.reshape(r1 - r0, lay.M, pub.L), new)
+
+
+def difference_raw(a: RawPacked, b: RawPacked, interval: tuple[int, int], scale: int,
+                   what: str, workers=None) -> PackedImage:
+    """a - b of two intermediates of one layout, as a packed image whose slots lie in
+    ``interval`` (the caller's exact range of a - b, checked against the slot width here;
+    one inversion and one product per ciphertext, as ``a - b`` of packed images)."""
+    if a.layout != b.layout or a.data.shape != b.data.shape:
+        raise ValueError("packed intermediates of different layouts cannot be subtracted")
+    pub = a.public_key
+    interval = check_slot_interval(pub, a.layout, interval, what)
+    L = pub.L
+    inv = flat_invert(pub, b.data.reshape(-1, L), workers)
+    out = flat_mulmod(pub, a.data.reshape(-1, L), inv, workers)
+    return PackedImage(pub, out.reshape(a.data.shape), a.layout, scale, interval=interval,
+                       check=False)
 
 
 def shift_right(img: PackedImage, delta: int) -> PackedImage:

@@ -115,7 +115,11 @@ def test_plan_numbers():
     pl = plans[0]
     assert all(int(t.sum()) == 1 << p.frac_bits for t in pl.full_taps())
     # levels in [0, L], DoGs in [-L, L] (interval bounds): magnitude bits of L plus a sign bit
-    assert pl.bits_per_slot == (255 * 16 << 2 * p.frac_bits).bit_length() + 1
+    iv = plans_for(SiftParams(slot_bounds="interval"), (192, 256))[0]
+    assert iv.bits_per_slot == (255 * 16 << 2 * p.frac_bits).bit_length() + 1
+    # exact bounds (default): the widest DoG's own range, never wider than the interval's
+    widest = max(max(-lo, hi) for lo, hi in pl.dog_intervals)
+    assert pl.bits_per_slot == widest.bit_length() + 1 <= iv.bits_per_slot
     assert plans[1].full_taps()[0].tolist() == [1 << p.frac_bits]
 
 

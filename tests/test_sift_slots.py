@@ -175,7 +175,8 @@ def test_quantisers_match_the_independent_ones(sigma, f):
 
 
 def test_slot_width_is_one_bit_narrower_with_interval_bounds():
-    new, old = plans_for(SiftParams(), (96, 96))[0], plans_for(SiftParams.legacy(), (96, 96))[0]
+    new = plans_for(SiftParams(slot_bounds="interval"), (96, 96))[0]
+    old = plans_for(SiftParams.legacy(), (96, 96))[0]
     assert new.bits_per_slot == (255 * 16 << 20).bit_length() + 1 == 33
     assert old.bits_per_slot == (2 * 255 * 16 << 24).bit_length() + 1 == 38
     assert plans_for(SiftParams(slot_bounds="abs"), (96, 96))[0].bits_per_slot == 34
@@ -209,9 +210,11 @@ def test_decrypted_ciphertexts_per_size(size, legacy_ratio, max_ratio, max_share
             ideal += ideal_ciphertexts(p.shape, 2048, p.bits_per_slot)
         return dec / ideal, dec
 
-    (r_old, d_old), (r_new, d_new) = ratio(SiftParams.legacy()), ratio(SiftParams())
+    (r_old, d_old) = ratio(SiftParams.legacy())
+    (r_new, d_new) = ratio(SiftParams(slot_bounds="interval"))
     assert r_old == pytest.approx(legacy_ratio, abs=0.005)
     assert r_new <= max_ratio and d_new <= max_share * d_old
+    assert ratio(SiftParams())[1] < d_new  # exact DoG bounds: narrower octave-0 slots
 
 
 # --- HESIFT on ciphertexts equals the independent scale space --------------------------

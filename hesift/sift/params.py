@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 
@@ -36,7 +37,7 @@ DEFAULT_FRAC_BITS = 10
 #: Default rounding of the Gaussian taps (hesift.kernels.ROUNDINGS).
 DEFAULT_QUANTISER = "largest_remainder"
 LAYOUTS = ("folded", "padded")
-SLOT_BOUNDS = ("interval", "abs")
+SLOT_BOUNDS = ("exact", "interval", "abs")
 #: Fractional bits kept when the key owner rounds an octave's next base.
 DEFAULT_BASE_FRAC_BITS = 4
 
@@ -67,9 +68,11 @@ class SiftParams:
     """Canvas layout of the encrypted octave bases (hesift.sift.canvas): "folded"
     (image-row bands side by side, chosen to fill whole ciphertexts) or "padded"
     (one image row per canvas row, the layout before issue 14)."""
-    slot_bounds: str = "interval"
-    """How the slot width is derived: "interval" (levels in [0, L], DoGs in [-L, L])
-    or "abs" (|DoG| <= 2L, the sum of both levels' |x| bounds: one bit wider)."""
+    slot_bounds: str = "exact"
+    """How the slot width is derived: "exact" (each DoG's exact range, from its 2-D
+    difference kernel: only the DoGs are decrypted, so only they must fit), "interval"
+    (levels in [0, L], DoGs in [-L, L]) or "abs" (|DoG| <= 2L, the sum of both levels'
+    |x| bounds: one bit wider than "interval")."""
 
     @classmethod
     def legacy(cls, **kw) -> SiftParams:
@@ -142,7 +145,7 @@ class OctavePlan:
     base_scale: int
     frac_bits: int
     taps: tuple[np.ndarray | None, ...] = field(repr=False)
-    interval_bounds: bool = True
+    slot_bounds: str = "exact"
 
     @property
     def base_bound(self) -> int:
@@ -170,20 +173,35 @@ class OctavePlan:
     @property
     def base_interval(self) -> tuple[int, int]:
         """What the key owner declares for its encrypted base."""
-        return (0, self.base_bound) if self.interval_bounds else (-self.base_bound, self.base_bound)
+        if self.slot_bounds == "abs":
+            return (-self.base_bound, self.base_bound)
+        return (0, self.base_bound)
+
+    @cached_property
+    def dog_intervals(self) -> tuple[tuple[int, int], ...]:
+        """Exact [lo, hi] of every DoG level: the base's range through the 2-D kernel
+        t_{i+1} t_{i+1}^T - t_i t_i^T (the core's own computation,
+        ``hepaillier_core.sepfilter2d_difference_intervals``)."""
+        from hepaillier_core import sepfilter2d_difference_intervals
+
+        return tuple(sepfilter2d_difference_intervals((0, self.base_bound), self.full_taps()))
 
     @property
     def bits_per_slot(self) -> int:
-        """Slot width for the Gaussian and DoG levels.
+        """Slot width of the decrypted DoG levels (magnitude bits plus a sign bit).
 
-        With interval bounds the core knows every level lies in [0, L]
-        (non-negative base, non-negative taps) and G_{i+1} - G_i in [-L, L]:
-        bit_length(L) magnitude bits plus a sign bit.  With |x| bounds
-        ("abs", the layout before issue 14) the core bounds the difference by
-        the sum of both bounds, 2L, which costs one more bit.
+        "exact" (default): the widest exact DoG range of the octave
+        (``dog_intervals``; the evaluator's core checks the same ranges and never
+        decodes the Gaussian levels, which may overflow these slots).  "interval":
+        every level in [0, L] (non-negative base and taps) and G_{i+1} - G_i in
+        [-L, L].  "abs" (before issue 14): the difference bounded by the sum of both
+        levels' |x| bounds, 2L, one more bit.
         """
-        lb = self.level_bound if self.interval_bounds else 2 * self.level_bound
-        return lb.bit_length() + 1
+        if self.slot_bounds == "exact":
+            lb = max(max(-lo, hi) for lo, hi in self.dog_intervals)
+        else:
+            lb = self.level_bound if self.slot_bounds == "interval" else 2 * self.level_bound
+        return max(2, lb.bit_length() + 1)
 
 
 def n_octaves(base_shape: tuple[int, int], upsampled: bool) -> int:
@@ -231,7 +249,7 @@ def make_plan(params: SiftParams, base_shape: tuple[int, int], octave: int) -> O
         base_scale=base_scale,
         frac_bits=f,
         taps=tuple(taps),
-        interval_bounds=params.slot_bounds == "interval",
+        slot_bounds=params.slot_bounds,
     )
 
 

@@ -5,7 +5,8 @@ reflect-padded (and row-folded, see ``hesift.sift.canvas``) base once per
 Gaussian level (one separable integer filter each, all levels sharing the
 scale 2**(2f)), keeps the rows and columns whose windows lie inside the
 canvas (``mode="valid"``) and returns the encrypted differences
-DoG_i = G_{i+1} - G_i.  It never sees a private key, a plaintext
+DoG_i = G_{i+1} - G_i (``hepaillier_core.sepfilter2d_differences``: only the
+DoGs must fit the slots, with their exact ranges).  It never sees a private key, a plaintext
 or a decryption.
 
 ``KeyOwner`` holds the private key and the image: it encrypts each octave's
@@ -51,13 +52,6 @@ def _timed(party, stage: str):
         party.cpu_timings[stage] += time.process_time() - c0
 
 
-def _pad_taps(taps: list[np.ndarray]) -> list[np.ndarray]:
-    """Zero-extend every level's taps to one width, so all levels share one canvas layout
-    (the core skips zero taps, and equal layouts subtract with no re-alignment)."""
-    r = max(len(t) // 2 for t in taps)
-    return [np.pad(t, (r - len(t) // 2, r - len(t) // 2)) for t in taps]
-
-
 class Evaluator:
     """Public-key-only party: computes an octave's encrypted DoG levels."""
 
@@ -85,9 +79,10 @@ class Evaluator:
         if job.base.public_key.n != self.public_key.n:
             raise ValueError("the job was encrypted under another public key")
         with _timed(self, "evaluate"), hc.using(self.executor):
-            levels = [hc.sepfilter2d(job.base, t, t, mode="valid", workers=self.workers)
-                      for t in _pad_taps(taps)]
-            dogs = [b - a for a, b in zip(levels[:-1], levels[1:])]
+            # only the DoGs are checked against the slots (their exact ranges): the
+            # Gaussian levels are never decrypted and may exceed them
+            dogs = hc.sepfilter2d_differences(job.base, taps, mode="valid",
+                                              workers=self.workers)
         return OctaveResult(job.octave, dogs)
 
     def process(self, job_bytes: bytes) -> bytes:
@@ -182,9 +177,10 @@ class KeyOwner:
             self._finish(plan, np.stack(dogs), result)
 
     def _finish(self, plan: OctavePlan, dogs: np.ndarray, result: OctaveResult) -> None:
-        if np.abs(dogs).max(initial=0) > plan.level_bound:
-            raise ValueError("decrypted DoG values exceed their static bound: the evaluator's "
-                             "result does not belong to this job")
+        for d, (lo, hi) in zip(dogs, plan.dog_intervals):
+            if d.size and (int(d.min()) < lo or int(d.max()) > hi):
+                raise ValueError("decrypted DoG values lie outside their exact static range: "
+                                 "the evaluator's result does not belong to this job")
         g0 = self._level0(plan)
         kps, self._base = finish_octave(self.params, plan, dogs, g0)
         self._parts.append(kps)
