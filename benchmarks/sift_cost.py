@@ -62,7 +62,11 @@ def ideal_decryptions(grey: np.ndarray, params: SiftParams, key_bits: int) -> fl
     return total
 
 
-CONFIGS = {"before": SiftParams.legacy(), "after": SiftParams()}
+#: (parameters, fast-decryption key?) of each configuration, run interleaved per size:
+#: "before" is the pipeline before issue 14, "after" today's defaults with a standard
+#: key, "after-fast" today's defaults with a fast-decryption (subgroup) key.
+CONFIGS = {"before": (SiftParams.legacy(), False), "after": (SiftParams(), False),
+           "after-fast": (SiftParams(), True)}
 
 
 def packed_row(size: int, keys, params: SiftParams, config: str = "after") -> dict:
@@ -143,15 +147,18 @@ def run(quick: bool = False, key_bits: int = 2048, sizes: list[int] | None = Non
     from .machine import machine_info
 
     params = SiftParams()
-    keys = hc.generate_keypair(key_bits, insecure=key_bits < 2048)
-    keys[1].precompute()  # build the comb tables once, outside every timed stage
+    keyring = {}
+    for fast in (False, True):
+        keyring[fast] = hc.generate_keypair(key_bits, insecure=key_bits < 2048, fast_decrypt=fast)
+        keyring[fast][1].precompute()  # the comb tables once, outside every timed stage
+    keys = keyring[False]
     sizes = sizes or ([128] if quick else [128, 256, 512])
     res = {"key_bits": key_bits, "workers": hc.get_workers(), "rows": [],
            "frac_bits": params.frac_bits, "cpu": machine_info().get("cpu", "?")}
     res["unpacked"] = unpacked_vs_packed(16 if quick else 24, keys, params)
     for s in sizes:
-        for name, p in CONFIGS.items():  # interleaved: both configurations per size
-            res["rows"].append(packed_row(s, keys, p, name))
+        for name, (p, fast) in CONFIGS.items():  # interleaved: every configuration per size
+            res["rows"].append(packed_row(s, keyring[fast], p, name))
             if on_row is not None:
                 on_row(res)
     res["comparison"] = compare(res["rows"])
@@ -159,25 +166,35 @@ def run(quick: bool = False, key_bits: int = 2048, sizes: list[int] | None = Non
 
 
 def compare(rows: list[dict]) -> list[dict]:
-    """after / before per size: decrypted ciphertexts, wall and CPU totals."""
+    """after / before and after-fast / before per size: decrypted ciphertexts, wall and
+    CPU totals."""
     by = {(r["size"], r["config"]): r for r in rows}
     out = []
     for size in sorted({r["size"] for r in rows}):
-        a, b = by.get((size, "after")), by.get((size, "before"))
-        if a and b:
-            out.append({"size": size, "decryptions": a["decryptions"] / b["decryptions"],
+        b = by.get((size, "before"))
+        for name in ("after", "after-fast"):
+            a = by.get((size, name))
+            if not (a and b):
+                continue
+            out.append({"size": size, "config": name, "decryptions": a["decryptions"] / b["decryptions"],
                         "total": a["total"] / b["total"], "cpu_total": a["cpu_total"] / b["cpu_total"],
                         "cpu_decrypt": a["cpu_decrypt"] / b["cpu_decrypt"],
                         "cpu_evaluate": a["cpu_evaluate"] / b["cpu_evaluate"]})
     return out
 
 
+def describe(p: SiftParams) -> str:
+    """The fixed-point choices of a configuration, in words."""
+    return (f"f = {p.frac_bits}, {p.quantiser} taps, {p.upsample_frac_bits}+{p.base_frac_bits} "
+            f"base fraction bits, {p.layout} canvas, {p.slot_bounds} bounds")
+
+
 def table(res: dict) -> str:
     lines = [
         f"Key: {res['key_bits']} bits, {res['workers']} workers, CPU {res.get('cpu', '?')}.  "
-        "before = `SiftParams.legacy()` (f = 12, centre-residue taps, padded canvas, |x| bounds); "
-        f"after = defaults (f = {res['frac_bits']}, {CONFIGS['after'].quantiser} taps, folded canvas, "
-        "interval bounds).",
+        "before = `SiftParams.legacy()` (f = 12, centre-residue taps, exact bases, padded canvas, "
+        f"|x| bounds), standard key; after = defaults ({describe(CONFIGS['after'][0])}), standard key; "
+        "after-fast = defaults with a fast-decryption key.",
         "",
         "| size | config | keypoints | encrypt s | evaluate s | decrypt s | plaintext s | total s "
         "| CPU s (decrypt) | decrypt share | decryptions (ideal, ratio) | slot bits | cv2.SIFT s "
@@ -193,11 +210,13 @@ def table(res: dict) -> str:
             f"{r['decryptions'] / r['ideal_decryptions']:.3f}x) | {r['bits_per_slot']} | "
             f"{r['cv2_sift'] * 1e3:.1f} ms | {r['ratio_to_cv2']:.0f}x |")
     if res.get("comparison"):
-        lines += ["", "after / before (same run):", "",
-                  "| size | decrypted ciphertexts | wall total | CPU total | CPU decrypt | CPU evaluate |",
-                  "| --- | --- | --- | --- | --- | --- |"]
+        lines += ["", "after / before and after-fast / before (same run):", "",
+                  "| size | config | decrypted ciphertexts | wall total | CPU total | CPU decrypt "
+                  "| CPU evaluate |",
+                  "| --- | --- | --- | --- | --- | --- | --- |"]
         for c in res["comparison"]:
-            lines.append(f"| {c['size']}x{c['size']} | {c['decryptions']:.3f}x | {c['total']:.3f}x | "
+            lines.append(f"| {c['size']}x{c['size']} | {c.get('config', 'after')} | "
+                         f"{c['decryptions']:.3f}x | {c['total']:.3f}x | "
                          f"{c['cpu_total']:.3f}x | {c['cpu_decrypt']:.3f}x | {c['cpu_evaluate']:.3f}x |")
     u = res["unpacked"]
     lines += [

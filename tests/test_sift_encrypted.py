@@ -49,7 +49,7 @@ def test_decrypted_dogs_and_features_equal_the_reference(keys512, name, y, x):
     g = crop(name, y, x, 64)
     params = SiftParams()
     owner = run_owner(g, priv, Evaluator(pub))
-    base = octave0_base(g, True)
+    base = octave0_base(g, True, params.upsample_frac_bits)
     from hesift.sift.finish import finish_octave
 
     for plan, dogs in zip(owner.plans, owner.decrypted_dogs):
@@ -70,6 +70,19 @@ def test_one_call_api_with_parameters(keys512):
     bgr = np.ascontiguousarray(data.chelsea()[80:144, 180:244, ::-1])
     assert same_features(HESIFT(bgr, keys512, enable_upsample=False),
                          sift_reference(bgr, enable_upsample=False))
+
+
+@pytest.mark.parametrize("fixed", [dict(upsample_frac_bits=2, base_frac_bits=3),
+                                   dict(frac_bits=10, upsample_frac_bits=0)])
+def test_narrower_bases_stay_bit_exact(keys512, fixed):
+    """Fewer fractional bits in the octave bases: still identical to the reference,
+    and a different result from the exact bases (the rounding really happens)."""
+    g = crop("camera", 120, 200, 40)
+    a = HESIFT(g, keys512, **fixed)
+    assert same_features(a, sift_reference(g, **fixed))
+    exact = sift_reference(g, **{k: v for k, v in fixed.items() if k == "frac_bits"},
+                           upsample_frac_bits=4, base_frac_bits=4)
+    assert not same_features(a, exact)
 
 
 def test_min_features_top_up_is_identical_encrypted_and_keeps_the_strong_set(keys512):

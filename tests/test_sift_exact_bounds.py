@@ -14,7 +14,7 @@ from hesift.sift.messages import OctaveResult
 from hesift.sift.params import SiftParams, plans_for
 from hesift.sift.protocol import Evaluator, KeyOwner
 
-EXACT = SiftParams(slot_bounds="exact", frac_bits=10)
+EXACT = SiftParams(slot_bounds="exact", frac_bits=10, upsample_frac_bits=4)
 
 
 def crop(y: int, x: int, size: int) -> np.ndarray:
@@ -32,7 +32,7 @@ def dog_range(plan) -> int:
 def test_octave_zero_is_two_bits_narrower_at_f10():
     for shape in ((96, 96), (512, 512), (1024, 1024)):
         exact, interval = plans_for(EXACT, shape), plans_for(
-            SiftParams(slot_bounds="interval", frac_bits=10), shape)
+            SiftParams(slot_bounds="interval", frac_bits=10, upsample_frac_bits=4), shape)
         assert interval[0].bits_per_slot == 33 and exact[0].bits_per_slot == 31
         # octaves > 0: level 0 is the identity, DoG_0 needs ~0.89 L (no bit saved)
         assert all(e.bits_per_slot == i.bits_per_slot == 33 for e, i in zip(exact[1:], interval[1:]))
@@ -52,7 +52,7 @@ def test_exact_bounds_are_bit_exact_and_counted(keys512):
     while not owner.done:
         owner.receive(ev.evaluate(owner.next_job()))
     kp = owner.result()
-    k2, d2 = sift_reference(g, slot_bounds="exact", frac_bits=10)
+    k2, d2 = sift_reference(g, slot_bounds="exact", frac_bits=10, upsample_frac_bits=4)
     assert len(k2) > 0
     assert [k.pt for k in kp.to_cv()] == [k.pt for k in k2] and np.array_equal(kp.desc, d2)
     assert owner.decrypted_bits // pub.bits == sift_cost(g.shape, EXACT, pub.bits).decryptions

@@ -10,7 +10,7 @@ from skimage import data
 
 from hesift.sift.api import sift_reference
 from hesift.sift.finish import detect_and_describe
-from hesift.sift.image import to_grey, upsample2_int
+from hesift.sift.image import octave0_base, to_grey, upsample2_int
 from hesift.sift.intconv import (
     dog_levels,
     gaussian_levels,
@@ -77,6 +77,23 @@ def test_upsampling_is_opencv_bilinear_times_16():
     assert np.array_equal(upsample2_int(g), (ref * 16).astype(np.int64))
 
 
+@pytest.mark.parametrize("bits", [0, 1, 2, 3])
+def test_upsampled_base_keeps_the_requested_fractional_bits(bits):
+    g = np.random.default_rng(1).integers(0, 256, (9, 6)).astype(np.uint8)
+    exact = cv2.resize(g.astype(np.float64), (12, 18), interpolation=cv2.INTER_LINEAR)
+    want = np.floor(exact * (1 << bits) + 0.5).astype(np.int64)  # round half up
+    assert np.array_equal(octave0_base(g, True, bits), want)
+    assert np.array_equal(octave0_base(g, False, bits), g.astype(np.int64))
+    plan = plans_for(SiftParams(upsample_frac_bits=bits), (18, 12))[0]
+    assert plan.base_scale == 1 << bits and plan.base_bound == 255 << bits
+
+
+@pytest.mark.parametrize("bad", [-1, 5, 2.0])
+def test_upsample_frac_bits_out_of_range_is_refused(bad):
+    with pytest.raises(ValueError, match="upsample_frac_bits"):
+        SiftParams(upsample_frac_bits=bad)
+
+
 @pytest.mark.parametrize("shape, pad", [((9, 12), 3), ((5, 7), 13), ((11, 2), 20)])
 def test_reflect101_padding_matches_opencv(shape, pad):
     a = np.random.default_rng(1).integers(0, 4080, shape)
@@ -96,7 +113,7 @@ def test_sepfilter_is_exact_reflect101_filtering():
 
 
 def test_dogs_rebuild_levels_and_next_base_rounds_exactly():
-    p = SiftParams()
+    p = SiftParams(upsample_frac_bits=4)  # the exact x16 base
     base = upsample2_int(crop("camera", 200, 200, 40))
     plan = plans_for(p, base.shape)[0]
     levels = gaussian_levels(base, plan.taps, plan.pad, plan.frac_bits)
@@ -116,7 +133,8 @@ def test_plan_numbers():
     assert all(int(t.sum()) == 1 << p.frac_bits for t in pl.full_taps())
     # levels in [0, L], DoGs in [-L, L] (interval bounds): magnitude bits of L plus a sign bit
     iv = plans_for(SiftParams(slot_bounds="interval"), (192, 256))[0]
-    assert iv.bits_per_slot == (255 * 16 << 2 * p.frac_bits).bit_length() + 1
+    assert pl.base_scale == 1 << p.upsample_frac_bits
+    assert iv.bits_per_slot == (255 << p.upsample_frac_bits + 2 * p.frac_bits).bit_length() + 1
     # exact bounds (default): the widest DoG's own range, never wider than the interval's
     widest = max(max(-lo, hi) for lo, hi in pl.dog_intervals)
     assert pl.bits_per_slot == widest.bit_length() + 1 <= iv.bits_per_slot

@@ -60,15 +60,21 @@ def test_counts_match_the_measured_runs():
     """Decryptions counted from the plans equal those benchmarks.sift_cost measured."""
     for side, measured in ((128, 12960), (256, 41120), (512, 148640)):  # before issue 14
         assert sift_cost((side, side), SiftParams.legacy(), 2048).decryptions == measured
+    f10 = dict(frac_bits=10, upsample_frac_bits=4)  # issue 14's f = 10 steps, exact bases
     for side, measured in ((128, 8760), (256, 31800), (512, 120120)):  # folded, 33-bit slots
-        assert sift_cost((side, side), SiftParams(slot_bounds="interval"), 2048).decryptions == measured
-    # exact DoG bounds (the default): octave 0 in 31-bit slots, the others 33
+        assert sift_cost((side, side), SiftParams(slot_bounds="interval", **f10),
+                         2048).decryptions == measured
+    # exact DoG bounds: octave 0 in 31-bit slots, the others 33
     for side, measured in ((128, 8440), (256, 30520), (512, 115000)):
+        assert sift_cost((side, side), SiftParams(**f10), 2048).decryptions == measured
+    # the defaults (f = 12 taps, octave 0's base with 2 fractional bits): 33 and 37 bits
+    for side, measured in ((128, 9580), (256, 33305), (512, 124780)):
         assert sift_cost((side, side), SiftParams(), 2048).decryptions == measured
     # measured with a 512-bit key (benchmarks.sift_cost --quick --key-bits 512): 47600 -> 36230
-    # (interval bounds) -> 35270 (exact)
+    # (interval bounds) -> 35270 (exact) -> 39200 (the defaults)
     assert sift_cost((128, 128), SiftParams.legacy(), 512).decryptions == 47600
-    assert sift_cost((128, 128), SiftParams(slot_bounds="interval"), 512).decryptions == 36230
-    assert sift_cost((128, 128), SiftParams(), 512).decryptions == 35270
+    assert sift_cost((128, 128), SiftParams(slot_bounds="interval", **f10), 512).decryptions == 36230
+    assert sift_cost((128, 128), SiftParams(**f10), 512).decryptions == 35270
+    assert sift_cost((128, 128), SiftParams(), 512).decryptions == 39200
     small, large = (sift_cost((s, s), SiftParams(), 2048) for s in (512, 1024))
     assert 3.5 < large.peak_bytes / small.peak_bytes < 4.5

@@ -174,12 +174,16 @@ def test_quantisers_match_the_independent_ones(sigma, f):
 # --- slot widths and canvas layout ------------------------------------------------------
 
 
+#: issue 14's f = 10 configuration with exact x16 bases (the widths below are its own)
+F10 = dict(frac_bits=10, upsample_frac_bits=4)
+
+
 def test_slot_width_is_one_bit_narrower_with_interval_bounds():
-    new = plans_for(SiftParams(slot_bounds="interval"), (96, 96))[0]
+    new = plans_for(SiftParams(slot_bounds="interval", **F10), (96, 96))[0]
     old = plans_for(SiftParams.legacy(), (96, 96))[0]
     assert new.bits_per_slot == (255 * 16 << 20).bit_length() + 1 == 33
     assert old.bits_per_slot == (2 * 255 * 16 << 24).bit_length() + 1 == 38
-    assert plans_for(SiftParams(slot_bounds="abs"), (96, 96))[0].bits_per_slot == 34
+    assert plans_for(SiftParams(slot_bounds="abs", **F10), (96, 96))[0].bits_per_slot == 34
 
 
 @pytest.mark.parametrize("shape, R, k", [((13, 9), 4, 3), ((7, 20), 9, 2), ((40, 3), 2, 5), ((8, 8), 3, 8)])
@@ -197,9 +201,10 @@ def test_folded_canvas_filters_like_the_image(shape, R, k):
     assert np.array_equal(c.unfold(full.astype(np.int64)), blur(img, taps))
 
 
-@pytest.mark.parametrize("size, legacy_ratio, max_ratio, max_share", [
-    (256, 1.267, 1.13, 0.78), (512, 1.145, 1.066, 0.81), (1024, 1.075, 1.034, 0.84)])
-def test_decrypted_ciphertexts_per_size(size, legacy_ratio, max_ratio, max_share):
+@pytest.mark.parametrize("size, legacy_ratio, max_ratio, max_share, default_share", [
+    (256, 1.267, 1.13, 0.78, 0.81), (512, 1.145, 1.066, 0.81, 0.84),
+    (1024, 1.075, 1.034, 0.84, 0.863)])
+def test_decrypted_ciphertexts_per_size(size, legacy_ratio, max_ratio, max_share, default_share):
     """Decrypted ciphertexts over the ideal (every decrypted bit a DoG bit), 2048-bit key."""
 
     def ratio(params):
@@ -211,10 +216,12 @@ def test_decrypted_ciphertexts_per_size(size, legacy_ratio, max_ratio, max_share
         return dec / ideal, dec
 
     (r_old, d_old) = ratio(SiftParams.legacy())
-    (r_new, d_new) = ratio(SiftParams(slot_bounds="interval"))
+    (r_new, d_new) = ratio(SiftParams(slot_bounds="interval", **F10))
     assert r_old == pytest.approx(legacy_ratio, abs=0.005)
     assert r_new <= max_ratio and d_new <= max_share * d_old
-    assert ratio(SiftParams())[1] < d_new  # exact DoG bounds: narrower octave-0 slots
+    assert ratio(SiftParams(**F10))[1] < d_new  # exact DoG bounds: narrower octave-0 slots
+    # the defaults (f = 12 taps, 2-bit octave-0 base, exact bounds)
+    assert ratio(SiftParams())[1] <= default_share * d_old
 
 
 # --- HESIFT on ciphertexts equals the independent scale space --------------------------
@@ -234,7 +241,7 @@ def run_owner(grey, priv, pub, params):
 def test_encrypted_dogs_equal_the_independent_reference(keys512, f, quantiser, sigma):
     pub, priv = keys512
     g = crop("camera", 150, 200, 48)
-    params = SiftParams(frac_bits=f, quantiser=quantiser, sigma=sigma)
+    params = SiftParams(frac_bits=f, quantiser=quantiser, sigma=sigma, upsample_frac_bits=4)
     owner = run_owner(g, priv, pub, params)
     assert any(c.k > 1 for c in owner.canvases)  # the folded layout is exercised
     ref = independent_dogs(g, f, quantiser == "matched_variance", sigma=sigma)
@@ -244,7 +251,7 @@ def test_encrypted_dogs_equal_the_independent_reference(keys512, f, quantiser, s
     _, plain = run_reference(g, params, keep_dogs=True)
     assert all(np.array_equal(a, b) for a, b in zip(plain, ref))
     kp = owner.result()
-    k2, d2 = sift_reference(g, frac_bits=f, quantiser=quantiser, sigma=sigma)
+    k2, d2 = sift_reference(g, frac_bits=f, quantiser=quantiser, sigma=sigma, upsample_frac_bits=4)
     assert [k.pt for k in kp.to_cv()] == [k.pt for k in k2] and np.array_equal(kp.desc, d2)
 
 
@@ -284,6 +291,6 @@ def test_a_gallery_of_old_features_refuses_the_new_ones(tmp_path):
     img = crop("camera", 100, 100, 96)
     Gallery(tmp_path / "g.sqlite3", extractor=OldSift(), max_side=None).add(img, name="cam")
     new = Gallery(tmp_path / "g.sqlite3", extractor=ReferenceExtractor(), max_side=None)
-    assert SIFT_FEATURE_ID == "hesift-sift-v2" and new.feature_id.startswith(SIFT_FEATURE_ID)
+    assert SIFT_FEATURE_ID == "hesift-sift-v3" and new.feature_id.startswith(SIFT_FEATURE_ID)
     with pytest.raises(GalleryError, match="cannot be compared"):
         new.query(img)

@@ -33,9 +33,10 @@ Extractor = Callable[[np.ndarray], tuple[Sequence[cv2.KeyPoint], np.ndarray]]
 
 #: Both HESIFT and sift_reference produce these features (bit-identical).  The
 #: version changes whenever the default integer pipeline does (v2: f = 10 with
-#: largest-remainder taps, issue 14), so a gallery built with older features
+#: largest-remainder taps; v3: f = 12 largest-remainder taps and octave 0's base with 2
+#: fractional bits, issue 14), so a gallery built with older features
 #: refuses to mix them with new ones.
-SIFT_FEATURE_ID = "hesift-sift-v2"
+SIFT_FEATURE_ID = "hesift-sift-v3"
 
 #: Gallery extractors keep at least this many keypoints per image (SIFT's
 #: ``min_features`` top-up): a low-texture photo (a smooth clock face, a 60%

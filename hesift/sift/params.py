@@ -31,15 +31,20 @@ SIFT_DESCR_MAG_THR = 0.2
 SIFT_INT_DESCR_FCTR = 512.0
 
 #: Default fractional bits of the quantised Gaussian taps, chosen with
-#: benchmarks/sift_quality.py (docs/sift.md): the smallest f whose scale space
-#: tracks OpenCV's on every pair; smaller f changes the detector.
-DEFAULT_FRAC_BITS = 10
+#: benchmarks/sift_quality.py (docs/sift.md): tap bits are what the detector is
+#: sensitive to (f = 10-11 shift OpenCV's keypoint counts by 2-6%), base bits are
+#: not, so the slot bits are saved on octave 0's base instead.
+DEFAULT_FRAC_BITS = 12
 #: Default rounding of the Gaussian taps (hesift.kernels.ROUNDINGS).
 DEFAULT_QUANTISER = "largest_remainder"
 LAYOUTS = ("folded", "padded")
 SLOT_BOUNDS = ("exact", "interval", "abs")
 #: Fractional bits kept when the key owner rounds an octave's next base.
 DEFAULT_BASE_FRAC_BITS = 4
+#: Fractional bits kept of octave 0's x2 up-sampled base (4 would be exact): its
+#: rounding adds noise of at most 0.03 grey levels to a DoG, while each bit
+#: dropped saves one slot bit on octave 0, three quarters of all decryptions.
+DEFAULT_UPSAMPLE_FRAC_BITS = 2
 
 
 @dataclass(frozen=True)
@@ -54,6 +59,9 @@ class SiftParams:
     enable_upsample: bool = True
     frac_bits: int = DEFAULT_FRAC_BITS
     base_frac_bits: int = DEFAULT_BASE_FRAC_BITS
+    upsample_frac_bits: int = DEFAULT_UPSAMPLE_FRAC_BITS
+    """Fractional bits kept of octave 0's x2 up-sampled base (4: exact; fewer round
+    half up, one slot bit less each)."""
     min_features: int = 0
     """0: OpenCV's detector.  N > 0: when fewer than N keypoints pass
     contrastThreshold, top up with the strongest ones down to
@@ -77,9 +85,9 @@ class SiftParams:
     @classmethod
     def legacy(cls, **kw) -> SiftParams:
         """The fixed-point configuration before issue 14 (f = 12, centre-residue taps,
-        padded layout, |x| slot bounds): for side-by-side measurements."""
+        exact 4-bit bases, padded layout, |x| slot bounds): for side-by-side measurements."""
         return cls(**{"frac_bits": 12, "quantiser": "centre", "layout": "padded",
-                      "slot_bounds": "abs", **kw})
+                      "slot_bounds": "abs", "upsample_frac_bits": 4, "base_frac_bits": 4, **kw})
 
     def __post_init__(self) -> None:
         checks = [
@@ -96,6 +104,8 @@ class SiftParams:
              "frac_bits must be an int in 2..14"),
             (isinstance(self.base_frac_bits, (int, np.integer)) and 0 <= self.base_frac_bits <= 8,
              "base_frac_bits must be an int in 0..8"),
+            (isinstance(self.upsample_frac_bits, (int, np.integer)) and 0 <= self.upsample_frac_bits <= 4,
+             "upsample_frac_bits must be an int in 0..4"),
             (isinstance(self.min_features, (int, np.integer)) and self.min_features >= 0,
              "min_features must be an int >= 0"),
             (_finite(self.contrast_floor) and 0 < self.contrast_floor <= 1,
@@ -229,6 +239,11 @@ def trimmed_taps(sigma: float, frac_bits: int, rounding: str = "centre") -> np.n
     return t[r - keep : r + keep + 1].copy()
 
 
+def octave0_frac_bits(params: SiftParams) -> int:
+    """Fractional bits of octave 0's base: the x2 up-sampling is exact with 4."""
+    return params.upsample_frac_bits if params.enable_upsample else 0
+
+
 def make_plan(params: SiftParams, base_shape: tuple[int, int], octave: int) -> OctavePlan:
     """The integer plan of one octave (base_shape: shape of octave 0's base)."""
     f, q = params.frac_bits, params.quantiser
@@ -238,7 +253,7 @@ def make_plan(params: SiftParams, base_shape: tuple[int, int], octave: int) -> O
         rho0 = math.sqrt(max(sig[0] ** 2 - beta**2, 0.01))
         rhos = [math.sqrt(rho0**2 + s**2 - sig[0] ** 2) for s in sig]
         taps: list[np.ndarray | None] = [trimmed_taps(r, f, q) for r in rhos]
-        base_scale = 16 if params.enable_upsample else 1
+        base_scale = 1 << octave0_frac_bits(params)
     else:
         taps = [None] + [trimmed_taps(math.sqrt(s**2 - sig[0] ** 2), f, q)
                         for s in sig[1:]]
