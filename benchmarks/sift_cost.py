@@ -8,11 +8,12 @@ the slot width (every decrypted bit a DoG bit), and the ratio to cv2.SIFT.
 It also runs octave 0 of a small image unpacked (one pixel per ciphertext)
 to show what packing buys.
 
-Every size runs twice, interleaved: the integer pipeline before issue 14
-(``SiftParams.legacy()``: f = 12, centre-residue taps, one image row per canvas
-row, |x| slot bounds) and today's defaults (f = 10 largest-remainder taps,
-folded canvas, exact DoG slot bounds), so the saving is measured in one run on one
-machine.  Decrypted-ciphertext counts are deterministic; times are wall clock
+Every size runs three times, interleaved: the integer pipeline before issue 14
+(``SiftParams.legacy()``: f = 12, centre-residue taps, exact bases, one image row
+per canvas row, |x| slot bounds) with a standard key, today's defaults (f = 12
+largest-remainder taps, octave 0's base with 2 fractional bits, folded canvas,
+exact DoG slot bounds) with the same key, and the defaults with a fast-decryption
+key, so both savings are measured in one run on one machine.  Decrypted-ciphertext counts are deterministic; times are wall clock
 and CPU (all threads of this process: the machine may be shared).
 
     python -m benchmarks.sift_cost [--quick] [--key-bits N] [--sizes 256 512] [--no-write]
@@ -54,7 +55,7 @@ def _best_of(fn, n: int = 3) -> float:
 
 def ideal_decryptions(grey: np.ndarray, params: SiftParams, key_bits: int) -> float:
     """Ciphertexts needed if every decrypted bit were a DoG bit of the plan's slot width."""
-    base = octave0_base(grey, params.enable_upsample)
+    base = octave0_base(grey, params)
     total = 0.0
     for plan in plans_for(params, base.shape):
         h, w = plan.shape
@@ -102,7 +103,7 @@ def unpacked_vs_packed(size: int, keys, params: SiftParams) -> dict:
 
     pub, priv = keys
     g = grey_crop(size)
-    base = octave0_base(g, params.enable_upsample)
+    base = octave0_base(g, params)
     plan = plans_for(params, base.shape)[0]
     ref, _ = reference_octave(params, plan, base)
     out = {"size": size, "pixels": int(base.size)}

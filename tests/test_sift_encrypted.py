@@ -49,7 +49,7 @@ def test_decrypted_dogs_and_features_equal_the_reference(keys512, name, y, x):
     g = crop(name, y, x, 64)
     params = SiftParams()
     owner = run_owner(g, priv, Evaluator(pub))
-    base = octave0_base(g, True, params.upsample_frac_bits)
+    base = octave0_base(g, params)
     from hesift.sift.finish import finish_octave
 
     for plan, dogs in zip(owner.plans, owner.decrypted_dogs):

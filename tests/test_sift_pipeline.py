@@ -82,8 +82,9 @@ def test_upsampled_base_keeps_the_requested_fractional_bits(bits):
     g = np.random.default_rng(1).integers(0, 256, (9, 6)).astype(np.uint8)
     exact = cv2.resize(g.astype(np.float64), (12, 18), interpolation=cv2.INTER_LINEAR)
     want = np.floor(exact * (1 << bits) + 0.5).astype(np.int64)  # round half up
-    assert np.array_equal(octave0_base(g, True, bits), want)
-    assert np.array_equal(octave0_base(g, False, bits), g.astype(np.int64))
+    assert np.array_equal(octave0_base(g, SiftParams(upsample_frac_bits=bits)), want)
+    assert np.array_equal(octave0_base(g, SiftParams(upsample_frac_bits=bits, enable_upsample=False)),
+                          g.astype(np.int64))
     plan = plans_for(SiftParams(upsample_frac_bits=bits), (18, 12))[0]
     assert plan.base_scale == 1 << bits and plan.base_bound == 255 << bits
 

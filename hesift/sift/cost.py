@@ -5,8 +5,9 @@ ciphertexts per row, :mod:`hesift.sift.canvas`) follows from the same plans the
 key owner uses, and the number of decryptions is (levels - 1) DoG levels x
 decrypted rows x ciphertexts per row (it matches ``benchmarks.sift_cost``
 exactly: 12960 / 41120 / 148640 at 128² / 256² / 512² with the configuration
-before issue 14, ``SiftParams.legacy()``; 8760 / 31800 / 120120 with interval
-slot bounds; 8440 / 30520 / 115000 with today's defaults, exact DoG bounds); the
+before issue 14, ``SiftParams.legacy()``; at f = 10 with exact bases 8760 / 31800 /
+120120 with interval slot bounds and 8440 / 30520 / 115000 with exact DoG bounds;
+9580 / 33305 / 124780 with today's defaults, f = 12 and a 2-bit octave-0 base); the
 evaluator's products are, per blurred level and output
 ciphertext, one pass of (taps + 14) modular products over the canvas rows
 (horizontal) and one over the kept rows (vertical, ``mode="valid"``): the taps

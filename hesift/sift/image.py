@@ -5,6 +5,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from hesift.sift.params import SiftParams, octave0_frac_bits
+
 
 def to_grey(image: object) -> np.ndarray:
     """A uint8 2-D grey image, converted as OpenCV's SIFT does (BGR/BGRA -> COLOR_BGR2GRAY).
@@ -62,15 +64,14 @@ def upsample2_int(grey: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(along(along(g, 0), 1))
 
 
-def octave0_base(grey: np.ndarray, upsample: bool, frac_bits: int = 4) -> np.ndarray:
+def octave0_base(grey: np.ndarray, params: SiftParams) -> np.ndarray:
     """Integer base of octave 0: the grey image (scale 1) or its x2 up-sampling kept
-    with ``frac_bits`` fractional bits (scale 2**frac_bits; 4 is exact, fewer round
-    half up).  Base bits are cheap to drop: the rounding noise a DoG sees is about a
-    tenth of what one fewer bit of Gaussian taps costs (docs/sift.md)."""
-    if not upsample:
+    with ``params.upsample_frac_bits`` fractional bits (scale 2**bits; 4 is exact,
+    fewer round half up).  Base bits are cheap to drop: the rounding noise a DoG
+    sees is far below what one fewer bit of Gaussian taps costs (docs/sift.md)."""
+    bits = octave0_frac_bits(params)
+    if not params.enable_upsample:
         return grey.astype(np.int64)
-    if not 0 <= frac_bits <= 4:
-        raise ValueError(f"octave 0's base keeps 0..4 fractional bits, got {frac_bits}")
     up = upsample2_int(grey)
-    drop = 4 - frac_bits
+    drop = 4 - bits
     return up if not drop else (up + (1 << (drop - 1))) >> drop

@@ -31,7 +31,7 @@ from hesift.sift.image import octave0_base, to_grey
 from hesift.sift.intconv import pad_reflect101, sepfilter_padded
 from hesift.sift.keypoints import KeypointSet
 from hesift.sift.messages import OctaveJob, OctaveResult
-from hesift.sift.params import OctavePlan, SiftParams, octave0_frac_bits, plans_for
+from hesift.sift.params import OctavePlan, SiftParams, plans_for
 from hesift.sift.reference import finalize
 
 
@@ -108,8 +108,7 @@ class KeyOwner:
         self.executor, self.allow_private = executor, allow_private
         self.progress = progress
         self.keep_levels = keep_levels
-        base = octave0_base(self.grey, self.params.enable_upsample,
-                            octave0_frac_bits(self.params))
+        base = octave0_base(self.grey, self.params)
         self.plans: list[OctavePlan] = plans_for(self.params, base.shape)
         self.canvases: list[FoldedCanvas] = [
             choose_canvas(p.shape, p.pad, self.public_key.bits, p.bits_per_slot,

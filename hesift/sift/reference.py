@@ -8,7 +8,7 @@ from hesift.sift.finish import finish_octave
 from hesift.sift.image import octave0_base
 from hesift.sift.intconv import dog_levels, gaussian_levels
 from hesift.sift.keypoints import KeypointSet, retain_best, sort_dedupe, top_up
-from hesift.sift.params import SiftParams, octave0_frac_bits, plans_for
+from hesift.sift.params import SiftParams, plans_for
 
 
 def finalize(params: SiftParams, parts: list[KeypointSet]) -> KeypointSet:
@@ -28,7 +28,7 @@ def reference_octave(params: SiftParams, plan, base: np.ndarray):
 
 def run_reference(grey: np.ndarray, params: SiftParams, keep_dogs: bool = False):
     """KeypointSet of the whole image (and the per-octave DoG stacks if asked)."""
-    base = octave0_base(grey, params.enable_upsample, octave0_frac_bits(params))
+    base = octave0_base(grey, params)
     parts, dogs_all = [], []
     for plan in plans_for(params, base.shape):
         dogs, g0 = reference_octave(params, plan, base)
