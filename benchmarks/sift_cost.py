@@ -16,7 +16,7 @@ exact DoG slot bounds) with the same key, and the defaults with a fast-decryptio
 key, so both savings are measured in one run on one machine.  Decrypted-ciphertext counts are deterministic; times are wall clock
 and CPU (all threads of this process: the machine may be shared).
 
-    python -m benchmarks.sift_cost [--quick] [--key-bits N] [--sizes 256 512] [--no-write]
+    python -m benchmarks.sift_cost [--quick] [--key-bits N] [--sizes 256 512] [--repeats 3] [--no-write]
 """
 
 from __future__ import annotations
@@ -141,7 +141,7 @@ def unpacked_vs_packed(size: int, keys, params: SiftParams) -> dict:
 
 
 def run(quick: bool = False, key_bits: int = 2048, sizes: list[int] | None = None,
-        on_row=None) -> dict:
+        on_row=None, repeats: int = 3) -> dict:
     """Measure every size; ``on_row(partial_result)`` is called after each one (long runs)."""
     import hepaillier_core as hc
 
@@ -157,19 +157,43 @@ def run(quick: bool = False, key_bits: int = 2048, sizes: list[int] | None = Non
     res = {"key_bits": key_bits, "workers": hc.get_workers(), "rows": [],
            "frac_bits": params.frac_bits, "cpu": machine_info().get("cpu", "?")}
     res["unpacked"] = unpacked_vs_packed(16 if quick else 24, keys, params)
+    res["repeats"] = repeats
+    for name, (p, fast) in CONFIGS.items():  # warm-up: pools, kernels, tables (not timed)
+        packed_row(48, keyring[fast], p, name)
     for s in sizes:
-        for name, (p, fast) in CONFIGS.items():  # interleaved: every configuration per size
-            res["rows"].append(packed_row(s, keyring[fast], p, name))
-            if on_row is not None:
-                on_row(res)
+        for _ in range(repeats):  # rounds of every configuration, interleaved
+            for name, (p, fast) in CONFIGS.items():
+                res["rows"].append(packed_row(s, keyring[fast], p, name))
+                res["comparison"] = compare(res["rows"])
+                if on_row is not None:
+                    on_row(res)
     res["comparison"] = compare(res["rows"])
     return res
 
 
+def median_rows(rows: list[dict]) -> list[dict]:
+    """Per (size, config): the run with the median CPU total, every timing replaced by
+    the median over the runs (counts are identical across runs)."""
+    groups: dict = {}
+    for r in rows:
+        groups.setdefault((r["size"], r["config"]), []).append(r)
+    out = []
+    for group in groups.values():
+        mid = dict(sorted(group, key=lambda r: r["cpu_total"])[len(group) // 2])
+        for k in ("total", "encrypt", "evaluate", "decrypt", "plaintext", "cpu_total",
+                  "cpu_decrypt", "cpu_evaluate", "cpu_encrypt", "cv2_sift"):
+            mid[k] = float(np.median([r[k] for r in group]))
+        mid["decrypt_share"] = mid["decrypt"] / mid["total"]
+        mid["ratio_to_cv2"] = mid["total"] / mid["cv2_sift"]
+        mid["runs"] = len(group)
+        out.append(mid)
+    return out
+
+
 def compare(rows: list[dict]) -> list[dict]:
-    """after / before and after-fast / before per size: decrypted ciphertexts, wall and
-    CPU totals."""
-    by = {(r["size"], r["config"]): r for r in rows}
+    """after / before and after-fast / before per size (medians over the rounds):
+    decrypted ciphertexts, wall and CPU totals."""
+    by = {(r["size"], r["config"]): r for r in median_rows(rows)}
     out = []
     for size in sorted({r["size"] for r in rows}):
         b = by.get((size, "before"))
@@ -192,7 +216,8 @@ def describe(p: SiftParams) -> str:
 
 def table(res: dict) -> str:
     lines = [
-        f"Key: {res['key_bits']} bits, {res['workers']} workers, CPU {res.get('cpu', '?')}.  "
+        f"Key: {res['key_bits']} bits, {res['workers']} workers, CPU {res.get('cpu', '?')}; "
+        f"medians of {res.get('repeats', 1)} interleaved rounds per size.  "
         "before = `SiftParams.legacy()` (f = 12, centre-residue taps, exact bases, padded canvas, "
         f"|x| bounds), standard key; after = defaults ({describe(CONFIGS['after'][0])}), standard key; "
         "after-fast = defaults with a fast-decryption key.",
@@ -202,7 +227,7 @@ def table(res: dict) -> str:
         "| total / cv2 |",
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
-    for r in res["rows"]:
+    for r in median_rows(res["rows"]):
         lines.append(
             f"| {r['size']}x{r['size']} | {r.get('config', '')} | {r['keypoints']} | {r['encrypt']:.1f} | "
             f"{r['evaluate']:.1f} | {r['decrypt']:.1f} | {r['plaintext']:.2f} | {r['total']:.1f} | "
@@ -238,6 +263,7 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="128x128 only")
     ap.add_argument("--key-bits", type=int, default=2048)
     ap.add_argument("--sizes", type=int, nargs="*", default=None)
+    ap.add_argument("--repeats", type=int, default=3, help="interleaved rounds per size (medians)")
     ap.add_argument("--no-write", action="store_true")
     a = ap.parse_args()
     def write(res: dict) -> None:
@@ -245,7 +271,7 @@ def main() -> None:
             DOC.write_text("# HESIFT cost per stage\n\nGenerated by `python -m benchmarks.sift_cost`.\n\n"
                            + table(res))
 
-    res = run(a.quick, a.key_bits, a.sizes, on_row=write)
+    res = run(a.quick, a.key_bits, a.sizes, on_row=write, repeats=a.repeats)
     print(table(res))
 
 
