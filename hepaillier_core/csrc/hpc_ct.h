@@ -5,9 +5,9 @@
  * them, and values reduced modulo them): fixed windows, whole-table masked
  * selection, GMP's mpn_sec_* / mpz_powm_sec, no early exits.  Only sizes
  * (limb counts, exponent bit lengths, which are public for a key of a given
- * size) decide the control flow.  Left as is: the lanes' final conversion
- * (hpc_vget) compares the result with N (an mpn_cmp whose early exit depends on
- * the top limbs; the subtraction itself never happens after a product by 1).
+ * size) decide the control flow, down to the lanes' final conversion
+ * (hpc_vget / hpc_zget: an unconditional subtraction of N and a masked
+ * mpn_cnd_add_n back, instead of a compare and a branch).
  */
 #ifndef HPC_CT_H
 #define HPC_CT_H

@@ -99,7 +99,12 @@ void hpc_zget(const hpc_zmod *z, const uint64_t *src, int lane, mp_limb_t *x) {
         w++;
     }
     for (; w < L; w++) x[w] = 0;
-    if (hi || mpn_cmp(x, z->N64, L) >= 0) mpn_sub_n(x, x, z->N64, L);
+    /* x <- x - N when the value (hi, x) >= N, without a data-dependent branch or
+     * early exit: subtract always, add N back when there was no high part and
+     * the subtraction borrowed (the value was below N). */
+    mp_limb_t borrow = mpn_sub_n(x, x, z->N64, L);
+    mp_limb_t has_hi = (hi | (0 - hi)) >> (GMP_NUMB_BITS - 1);
+    mpn_cnd_add_n(borrow & (has_hi ^ 1), x, x, z->N64, L);
 }
 
 static void zbroadcast(const hpc_zmod *z, uint64_t *dst, const mpz_t x, mp_limb_t *tmp) {

@@ -118,7 +118,12 @@ void hpc_vget(const hpc_vmod *m, const uint64_t *src, int lane, mp_limb_t *x) {
         w++;
     }
     for (; w < L; w++) x[w] = 0;
-    if (hi || mpn_cmp(x, m->N64, L) >= 0) mpn_sub_n(x, x, m->N64, L);
+    /* x <- x - N when the value (hi, x) >= N, without a data-dependent branch or
+     * early exit: subtract always, add N back when there was no high part and
+     * the subtraction borrowed (the value was below N). */
+    mp_limb_t borrow = mpn_sub_n(x, x, m->N64, L);
+    mp_limb_t has_hi = (hi | (0 - hi)) >> (GMP_NUMB_BITS - 1);
+    mpn_cnd_add_n(borrow & (has_hi ^ 1), x, x, m->N64, L);
 }
 
 /* every lane of dst <- x (0 <= x < N), via the L-limb buffer tmp */
