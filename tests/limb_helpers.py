@@ -20,3 +20,17 @@ def limbs(values, L: int) -> np.ndarray:
 
 def ints(arr) -> list[int]:
     return [_core.int_of(row) for row in arr]
+
+
+def multiexp_reference(idx: np.ndarray, bases: list[int], e: np.ndarray, N: int) -> list[int]:
+    """out[o] = prod over taps t and slots g with idx[o, t, g] >= 0 of
+    bases[idx[o, t, g]] ** e[t] mod N (what the multiexp kernels compute)."""
+    want = []
+    for o in range(idx.shape[0]):
+        acc = 1
+        for t in range(idx.shape[1]):
+            for g in range(idx.shape[2]):
+                if idx[o, t, g] >= 0:
+                    acc = acc * pow(bases[idx[o, t, g]], int(e[t]), N) % N
+        want.append(acc)
+    return want

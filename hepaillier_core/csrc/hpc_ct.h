@@ -18,6 +18,43 @@
 
 #include "hpc_vec.h"
 
+/* One lane of a radix-2^radix digit vector (digit j of the lane at src[stride * j])
+ * as L limbs x, reduced once below N: the lanes' final conversion.  The value is
+ * below 2N (it may carry bits beyond L limbs); N is subtracted always and added
+ * back under a mask when the value was below N, so neither the comparison nor
+ * the subtraction branches on the value. */
+static inline void hpc_ct_lane_to_limbs(const uint64_t *src, int stride, int radix,
+                                        int ndigits, mp_limb_t *x, int L,
+                                        const mp_limb_t *N) {
+    unsigned __int128 buf = 0;
+    int have = 0, w = 0;
+    mp_limb_t hi = 0; /* bits beyond L limbs */
+    for (int j = 0; j < ndigits; j++) {
+        buf |= (unsigned __int128)src[(size_t)stride * j] << have;
+        have += radix;
+        if (have >= 64) {
+            if (w < L)
+                x[w] = (mp_limb_t)buf;
+            else
+                hi |= (mp_limb_t)buf;
+            w++;
+            buf >>= 64;
+            have -= 64;
+        }
+    }
+    if (have > 0) {
+        if (w < L)
+            x[w] = (mp_limb_t)buf;
+        else
+            hi |= (mp_limb_t)buf;
+        w++;
+    }
+    for (; w < L; w++) x[w] = 0;
+    mp_limb_t borrow = mpn_sub_n(x, x, N, L);
+    mp_limb_t has_hi = (hi | (0 - hi)) >> (GMP_NUMB_BITS - 1);
+    mpn_cnd_add_n(borrow & (has_hi ^ 1), x, x, N, L);
+}
+
 /* Bits [bit, bit + w) of the ne-limb exponent e, bits at or above ebits
  * cleared: the window digit of a fixed-window schedule.  The limbs read depend
  * only on the (public) position, never on the exponent's value. */

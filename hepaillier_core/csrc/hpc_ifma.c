@@ -74,37 +74,7 @@ void hpc_zset(const hpc_zmod *z, uint64_t *dst, int lane, const mp_limb_t *x) {
 }
 
 void hpc_zget(const hpc_zmod *z, const uint64_t *src, int lane, mp_limb_t *x) {
-    const int L = z->L;
-    unsigned __int128 buf = 0;
-    int have = 0, w = 0;
-    mp_limb_t hi = 0; /* bits beyond L limbs (a value below 2N may have one) */
-    for (int j = 0; j < z->m; j++) {
-        buf |= (unsigned __int128)src[8 * j + lane] << have;
-        have += ZR;
-        if (have >= 64) {
-            if (w < L)
-                x[w] = (mp_limb_t)buf;
-            else
-                hi |= (mp_limb_t)buf;
-            w++;
-            buf >>= 64;
-            have -= 64;
-        }
-    }
-    if (have > 0) {
-        if (w < L)
-            x[w] = (mp_limb_t)buf;
-        else
-            hi |= (mp_limb_t)buf;
-        w++;
-    }
-    for (; w < L; w++) x[w] = 0;
-    /* x <- x - N when the value (hi, x) >= N, without a data-dependent branch or
-     * early exit: subtract always, add N back when there was no high part and
-     * the subtraction borrowed (the value was below N). */
-    mp_limb_t borrow = mpn_sub_n(x, x, z->N64, L);
-    mp_limb_t has_hi = (hi | (0 - hi)) >> (GMP_NUMB_BITS - 1);
-    mpn_cnd_add_n(borrow & (has_hi ^ 1), x, x, z->N64, L);
+    hpc_ct_lane_to_limbs(src + lane, 8, ZR, z->m, x, z->L, z->N64);
 }
 
 static void zbroadcast(const hpc_zmod *z, uint64_t *dst, const mpz_t x, mp_limb_t *tmp) {
@@ -175,6 +145,19 @@ hpc_zmod *hpc_zmod_new(const mp_limb_t *N, int L) {
 #define LO(acc, x, y) _mm512_madd52lo_epu64((acc), (x), (y))
 #define HI(acc, x, y) _mm512_madd52hi_epu64((acc), (x), (y))
 #define BC(w) _mm512_set1_epi64((long long)(w))
+
+/* columns m .. 2m-1 of a product carried into m normalised digits (the value is
+ * below 2N < R): the last step of zmul and zsqr */
+ZFN static inline void znormalise(uint64_t *out, const __m512i *cols, int m) {
+    const __m512i M = BC(ZMASK);
+    __m512i c = _mm512_setzero_si512();
+    __m512i *o = (__m512i *)out;
+    for (int j = 0; j < m; j++) {
+        __m512i x = _mm512_add_epi64(cols[j], c);
+        o[j] = _mm512_and_si512(x, M);
+        c = _mm512_srli_epi64(x, ZR);
+    }
+}
 
 /* out = a b R^-1 mod N (below 2N).  Rows go in pairs (b_i, b_i+1 with their
  * q_i, q_i+1): each column load/store then carries eight multiply-adds. */
@@ -247,15 +230,7 @@ ZFN static void zmul(const hpc_zmod *z, uint64_t *out, const uint64_t *a_, const
         }
         ac[m] = HI(HI(ac[m], a[m - 1], bi), BC(N[m - 1]), q);
     }
-    /* columns m .. 2m-1 carried into normalised digits (the value is below 2N < R) */
-    const __m512i M = BC(ZMASK);
-    __m512i c = zero;
-    __m512i *o = (__m512i *)out;
-    for (int j = 0; j < m; j++) {
-        __m512i x = _mm512_add_epi64(acc[m + j], c);
-        o[j] = _mm512_and_si512(x, M);
-        c = _mm512_srli_epi64(x, ZR);
-    }
+    znormalise(out, acc + m, m);
 }
 
 void hpc_zmul(const hpc_zmod *z, uint64_t *out, const uint64_t *a, const uint64_t *b,
@@ -323,14 +298,7 @@ ZFN static void zsqr(const hpc_zmod *z, uint64_t *out, const uint64_t *a_, __m51
         for (int j = 1; j < m; j++) ac[j] = HI(LO(ac[j], BC(N[j]), q), BC(N[j - 1]), q);
         ac[m] = HI(ac[m], BC(N[m - 1]), q);
     }
-    const __m512i M = BC(ZMASK);
-    __m512i c = zero;
-    __m512i *o = (__m512i *)out;
-    for (int j = 0; j < m; j++) {
-        __m512i x = _mm512_add_epi64(acc[m + j], c);
-        o[j] = _mm512_and_si512(x, M);
-        c = _mm512_srli_epi64(x, ZR);
-    }
+    znormalise(out, acc + m, m);
 }
 
 void hpc_zsqr(const hpc_zmod *z, uint64_t *out, const uint64_t *a, uint64_t *scratch) {

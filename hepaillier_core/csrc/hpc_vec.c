@@ -93,37 +93,7 @@ void hpc_vset(const hpc_vmod *m, uint64_t *dst, int lane, const mp_limb_t *x) {
 }
 
 void hpc_vget(const hpc_vmod *m, const uint64_t *src, int lane, mp_limb_t *x) {
-    const int L = m->L, r = m->r;
-    unsigned __int128 buf = 0;
-    int have = 0, w = 0;
-    mp_limb_t hi = 0; /* bits beyond L limbs (a value below 2N may have one) */
-    for (int j = 0; j < m->nl; j++) {
-        buf |= (unsigned __int128)src[4 * j + lane] << have;
-        have += r;
-        if (have >= 64) {
-            if (w < L)
-                x[w] = (mp_limb_t)buf;
-            else
-                hi |= (mp_limb_t)buf;
-            w++;
-            buf >>= 64;
-            have -= 64;
-        }
-    }
-    if (have > 0) {
-        if (w < L)
-            x[w] = (mp_limb_t)buf;
-        else
-            hi |= (mp_limb_t)buf;
-        w++;
-    }
-    for (; w < L; w++) x[w] = 0;
-    /* x <- x - N when the value (hi, x) >= N, without a data-dependent branch or
-     * early exit: subtract always, add N back when there was no high part and
-     * the subtraction borrowed (the value was below N). */
-    mp_limb_t borrow = mpn_sub_n(x, x, m->N64, L);
-    mp_limb_t has_hi = (hi | (0 - hi)) >> (GMP_NUMB_BITS - 1);
-    mpn_cnd_add_n(borrow & (has_hi ^ 1), x, x, m->N64, L);
+    hpc_ct_lane_to_limbs(src + lane, 4, m->r, m->nl, x, m->L, m->N64);
 }
 
 /* every lane of dst <- x (0 <= x < N), via the L-limb buffer tmp */
